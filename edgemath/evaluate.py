@@ -1,0 +1,62 @@
+"""Score a solver on a dataset: per-problem predictions and answer accuracy."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from edgemath.data import Problem
+from edgemath.features import collate, encode_all
+from edgemath.model import Solver
+from edgemath.runtime.expression import ExpressionError, answers_match, evaluate, to_infix, to_prefix
+from edgemath.runtime.tokenize import ProblemTokenizer
+
+
+@dataclass
+class Prediction:
+    id: str
+    text: str
+    equation: str | None
+    infix: str | None
+    answer: float | None
+    gold: float
+    correct: bool
+    error: str | None = None
+
+
+def predict(solver: Solver, tok: ProblemTokenizer, problems: list[Problem], batch_size: int = 64,
+            device: str = "cpu") -> list[Prediction]:
+    solver.eval()
+    out: list[Prediction] = []
+    order = sorted(range(len(problems)), key=lambda i: len(problems[i].text))
+    preds: dict[int, Prediction] = {}
+    for s in range(0, len(order), batch_size):
+        idx = order[s : s + batch_size]
+        probs = [problems[i] for i in idx]
+        encs = encode_all(probs, tok)
+        trees = solver.decode(collate(encs, tok.pad_id).to(device))
+        for i, p, e, tree in zip(idx, probs, encs, trees):
+            nums = [n.value for n in e.numbers]
+            value, err = None, None
+            if not nums and not solver.cfg.constants:
+                err = "no numbers in the text"
+            else:
+                try:
+                    value = evaluate(tree, nums)
+                except ExpressionError as ex:
+                    err = str(ex)
+            preds[i] = Prediction(p.id, p.text, " ".join(to_prefix(tree)), to_infix(tree, nums), value,
+                                  p.answer, answers_match(value, p.answer), err)
+    return [preds[i] for i in range(len(problems))]
+
+
+def accuracy(preds: list[Prediction]) -> float:
+    return sum(p.correct for p in preds) / max(1, len(preds))
+
+
+def write_predictions(preds: list[Prediction], path: Path) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for p in preds:
+            f.write(json.dumps(p.__dict__, ensure_ascii=False) + "\n")

@@ -1,0 +1,231 @@
+"""The solver: a pretrained BERT-family encoder + a deductive equation decoder.
+
+The decoder builds the equation bottom-up, one operation per step (after Jie et al., 2022,
+"Learning to Reason Deductively", ACL): every quantity (each number in the text, each learned
+constant, each intermediate result) has a vector; a step scores every (op, left, right) triple
+and the chosen triple's vector becomes a new quantity; a stop head decides when the newest
+quantity is the answer. Every decoded sequence is a well-formed expression tree by
+construction, and the tree is returned in prefix form over slots ``n0..`` and constants.
+
+    text --encoder--> H [B, T, E] --span means--> numbers [B, N, D] ++ constants [C, D]
+    step t:  Q [B, M, D] --pairs--> E [B, K, M, M, D] --score--> logits [B, K*M*M]
+             chosen E -> Q[:, M]      stop = sigmoid(w . E_chosen)
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from edgemath.runtime.expression import Tree, to_prefix
+
+COMMUTATIVE = ("+", "*")
+
+
+@dataclass
+class DecoderConfig:
+    """Shapes and vocabularies of the decoder; saved as solver.json beside the weights."""
+
+    hidden: int = 256
+    """Width of quantity vectors in the decoder."""
+    ops: list[str] = field(default_factory=lambda: ["+", "-", "*", "/"])
+    constants: list[str] = field(default_factory=list)
+    """Constants the decoder may use, learned from the training equations."""
+    max_steps: int = 8
+    encoder_hidden: int = 384
+    dropout: float = 0.1
+
+
+class PairScorer(nn.Module):
+    """For each op: e_ij = LN(W2 gelu(A q_i + B q_j + C (q_i * q_j))), score = v . e_ij."""
+
+    def __init__(self, d: int, n_ops: int, dropout: float):
+        super().__init__()
+        self.n_ops = n_ops
+        self.a = nn.Linear(d, n_ops * d)
+        self.b = nn.Linear(d, n_ops * d, bias=False)
+        self.c = nn.Linear(d, n_ops * d, bias=False)
+        self.out = nn.Parameter(torch.empty(n_ops, d, d))
+        nn.init.xavier_uniform_(self.out)
+        self.norm = nn.LayerNorm(d)
+        self.score = nn.Linear(d, 1)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, m, d = q.shape
+        k = self.n_ops
+        qa = self.a(q).view(b, m, k, d).permute(0, 2, 1, 3)  # [B, K, M, D]
+        qb = self.b(q).view(b, m, k, d).permute(0, 2, 1, 3)
+        prod = q[:, :, None, :] * q[:, None, :, :]  # [B, M, M, D]
+        pc = self.c(prod).view(b, m, m, k, d).permute(0, 3, 1, 2, 4)  # [B, K, M, M, D]
+        h = self.drop(F.gelu(qa[:, :, :, None, :] + qb[:, :, None, :, :] + pc))
+        e = self.norm(torch.einsum("bkijd,kde->bkije", h, self.out))  # [B, K, M, M, D]
+        return e, self.score(e).squeeze(-1)  # [B, K, M, M]
+
+
+class DeductiveDecoder(nn.Module):
+    def __init__(self, cfg: DecoderConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.hidden
+        self.number_proj = nn.Sequential(nn.Linear(2 * cfg.encoder_hidden, d), nn.LayerNorm(d))
+        self.constants = nn.Parameter(torch.randn(max(len(cfg.constants), 1), d) * 0.02)
+        self.const_proj = nn.Linear(cfg.encoder_hidden, d)
+        self.pairs = PairScorer(d, len(cfg.ops), cfg.dropout)
+        self.stop = nn.Linear(d, 1)
+        mask = torch.ones(len(cfg.ops), 1, 1, dtype=torch.bool)
+        for i, op in enumerate(cfg.ops):
+            mask[i] = op not in COMMUTATIVE
+        self.register_buffer("noncomm", mask, persistent=False)
+
+    def quantities(self, hidden: torch.Tensor, pool: torch.Tensor, num_mask: torch.Tensor):
+        """Initial quantities: pooled number spans (with the [CLS] context) and constants.
+
+        hidden [B, T, E], pool [B, N, T] (row k averages number k's tokens), num_mask [B, N]."""
+        cls = hidden[:, 0]
+        nums = pool @ hidden  # [B, N, E]
+        nums = self.number_proj(torch.cat([nums, cls[:, None].expand_as(nums)], -1))
+        b = hidden.shape[0]
+        c = len(self.cfg.constants)
+        consts = (self.constants[:c][None] + self.const_proj(cls)[:, None]).expand(b, c, -1)
+        q = torch.cat([nums, consts], 1)
+        mask = torch.cat([num_mask, num_mask.new_ones(b, c)], 1)
+        return q, mask
+
+    def step_logits(self, q: torch.Tensor, mask: torch.Tensor):
+        """Scores of every (op, i, j) over the current quantities, invalid ones at -inf."""
+        e, s = self.pairs(q)
+        m = q.shape[1]
+        valid = mask[:, None, :, None] & mask[:, None, None, :]
+        upper = torch.ones(m, m, dtype=torch.bool, device=q.device).triu()
+        valid = valid & (self.noncomm | upper)[None]
+        return e, s.masked_fill(~valid, float("-inf"))
+
+
+@dataclass
+class Batch:
+    input_ids: torch.Tensor  # [B, T]
+    attention_mask: torch.Tensor  # [B, T]
+    pool: torch.Tensor  # [B, N, T]
+    num_mask: torch.Tensor  # [B, N]
+    steps: torch.Tensor | None = None  # [B, S, 3] (op, i, j), -1 padded
+    n_steps: torch.Tensor | None = None  # [B]
+
+    def to(self, device) -> "Batch":
+        return Batch(*(t.to(device) if t is not None else None for t in
+                       (self.input_ids, self.attention_mask, self.pool, self.num_mask,
+                        self.steps, self.n_steps)))
+
+
+def tree_to_steps(tree: Tree, n_numbers: int, constants: list[str], ops: list[str]):
+    """Gold operations in post-order; quantity index space = numbers ++ constants ++ steps.
+    Returns None when the tree uses a constant or op outside the vocabulary."""
+    steps: list[tuple[int, int, int]] = []
+
+    def walk(t: Tree) -> int | None:
+        if isinstance(t, str):
+            if t.startswith("n") and t[1:].isdigit():
+                i = int(t[1:])
+                return i if i < n_numbers else None
+            return n_numbers + constants.index(t) if t in constants else None
+        op, a, b = t
+        if op not in ops:
+            return None
+        i, j = walk(a), walk(b)
+        if i is None or j is None:
+            return None
+        if op in COMMUTATIVE and i > j:
+            i, j = j, i
+        steps.append((ops.index(op), i, j))
+        return n_numbers + len(constants) + len(steps) - 1
+
+    return steps if walk(tree) is not None and steps else None
+
+
+class Solver(nn.Module):
+    """Encoder + deductive decoder. ``forward`` returns the training loss; ``decode`` trees."""
+
+    def __init__(self, encoder: nn.Module, cfg: DecoderConfig):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = DeductiveDecoder(cfg)
+        self.cfg = cfg
+
+    def encode(self, batch: Batch, head_mask: torch.Tensor | None = None, output_attentions=False):
+        return self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                            head_mask=head_mask, output_attentions=output_attentions)
+
+    def forward(self, batch: Batch, hidden: torch.Tensor | None = None):
+        """Teacher-forced loss: step cross-entropy + stop BCE, averaged over gold steps.
+        Also returns the step logits so distillation can match them."""
+        if hidden is None:
+            hidden = self.encode(batch).last_hidden_state
+        dec = self.decoder
+        n_num = batch.num_mask.shape[1]
+        q, mask = dec.quantities(hidden, batch.pool, batch.num_mask)
+        b, s_max = batch.steps.shape[:2]
+        ar = torch.arange(b, device=q.device)
+        step_loss, stop_loss, logits_all = 0.0, 0.0, []
+        count = batch.n_steps.clamp(min=1).sum()
+        for t in range(s_max):
+            active = batch.n_steps > t
+            if not active.any():
+                break
+            e, logits = dec.step_logits(q, mask)  # e [B,K,M,M,D], logits [B,K,M,M]
+            m = q.shape[1]
+            op, i, j = batch.steps[:, t].clamp(min=0).unbind(-1)
+            target = (op * m + i) * m + j
+            flat = logits.flatten(1)
+            logits_all.append(flat)
+            ce = F.cross_entropy(flat.masked_fill(~active[:, None], 0.0), target, reduction="none")
+            step_loss = step_loss + (ce * active).sum()
+            new = e[ar, op, i, j]  # [B, D]
+            stop_logit = dec.stop(new).squeeze(-1)
+            stop_loss = stop_loss + (F.binary_cross_entropy_with_logits(
+                stop_logit, (batch.n_steps == t + 1).float(), reduction="none") * active).sum()
+            q = torch.cat([q, new[:, None]], 1)
+            mask = torch.cat([mask, active[:, None]], 1)
+        return (step_loss + stop_loss) / count, logits_all
+
+    @torch.no_grad()
+    def decode(self, batch: Batch, hidden: torch.Tensor | None = None) -> list[Tree]:
+        """Greedy decoding: the best (op, i, j) each step, until the stop head fires."""
+        if hidden is None:
+            hidden = self.encode(batch).last_hidden_state
+        dec, cfg = self.decoder, self.cfg
+        n_num = batch.num_mask.shape[1]
+        q, mask = dec.quantities(hidden, batch.pool, batch.num_mask)
+        b = q.shape[0]
+        ar = torch.arange(b, device=q.device)
+        trees: list[list[Tree]] = [
+            [f"n{k}" for k in range(n_num)] + list(cfg.constants) for _ in range(b)]
+        done = torch.zeros(b, dtype=torch.bool, device=q.device)
+        answer: list[Tree | None] = [None] * b
+        for t in range(cfg.max_steps):
+            e, logits = dec.step_logits(q, mask)
+            m = q.shape[1]
+            best = logits.flatten(1).argmax(1)
+            op, rest = best // (m * m), best % (m * m)
+            i, j = rest // m, rest % m
+            new = e[ar, op, i, j]
+            stop = torch.sigmoid(dec.stop(new).squeeze(-1)) > 0.5
+            for k in range(b):
+                node = (cfg.ops[op[k]], trees[k][i[k]], trees[k][j[k]])
+                trees[k].append(node)
+                if not done[k] and (stop[k] or t == cfg.max_steps - 1):
+                    answer[k] = node
+            done |= stop
+            if done.all():
+                break
+            q = torch.cat([q, new[:, None]], 1)
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
+        return answer
+
+
+def prefix(tree: Tree) -> list[str]:
+    return to_prefix(tree)

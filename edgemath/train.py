@@ -1,0 +1,223 @@
+"""`edgemath train`: fit the teacher solver (pretrained encoder + deductive decoder).
+
+setup (check args, pick device) -> main (load data, build model) -> fit (epochs, keep the best
+checkpoint by dev accuracy) -> manifest.json with data hashes, settings, metrics, wall time.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from edgemath.data import Problem, Splits, load_splits
+from edgemath.manifest import file_sha256, write_manifest
+from edgemath.runtime.expression import OPERATORS, is_slot
+
+DEFAULT_EPOCHS = 30
+
+
+@dataclass
+class TrainConfig:
+    data: str = "asdiv-a:0"
+    """Data spec (asdiv-a[:fold], mawps[:fold], mawps-asdiv-a, math23k, or a path)."""
+    out: Path = Path("runs/teacher")
+    encoder: str | None = None
+    """BERT-family checkpoint directory; default: the all-MiniLM-L6-v2 package."""
+    epochs: int = DEFAULT_EPOCHS
+    batch_size: int = 16
+    lr: float = 1e-3
+    """Decoder learning rate."""
+    encoder_lr: float = 8e-5
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    """Fraction of steps with linear warm-up."""
+    hidden: int = 256
+    max_length: int = 256
+    const_min_count: int = 2
+    """A constant joins the decoder's set when it occurs in at least this many training equations."""
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (smoke runs)."""
+    limit: int | None = None
+    """Use only the first N train and dev problems (smoke runs)."""
+    eval_every: int = 1
+    seed: int = 0
+    device: str = "auto"
+    data_dir: str | None = None
+
+    def __post_init__(self):
+        problems = []
+        if self.epochs < 1:
+            problems.append("--epochs must be at least 1")
+        if self.batch_size < 1:
+            problems.append("--batch-size must be at least 1")
+        if self.limit is not None and self.limit < 1:
+            problems.append("--limit must be at least 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            problems.append("--max-steps must be at least 1")
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.out = Path(self.out)
+
+
+def pick_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA GPU is visible")
+    return name
+
+
+def learn_vocab(problems: list[Problem], min_count: int) -> tuple[list[str], list[str]]:
+    """Operators and constants the training equations use (constants by frequency)."""
+    consts: Counter[str] = Counter()
+    ops: set[str] = set()
+    for p in problems:
+        for tok in p.equation or []:
+            if tok in OPERATORS:
+                ops.add(tok)
+            elif not is_slot(tok):
+                consts[tok] += 1
+    keep = [c for c, n in sorted(consts.items(), key=lambda kv: (-kv[1], float(kv[0]))) if n >= min_count]
+    return [o for o in OPERATORS if o in ops] or ["+", "-", "*", "/"], keep
+
+
+def build_solver(cfg: TrainConfig, train: list[Problem]):
+    from transformers import AutoModel
+
+    from edgemath.checkpoint import default_encoder_path
+    from edgemath.model import DecoderConfig, Solver
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    enc_path = Path(cfg.encoder) if cfg.encoder else default_encoder_path()
+    if not (enc_path / "config.json").is_file():
+        raise ValueError(f"--encoder {enc_path}: not a Hugging Face checkpoint (no config.json)")
+    if not (enc_path / "tokenizer.json").is_file():
+        raise ValueError(f"--encoder {enc_path}: no tokenizer.json beside the weights")
+    encoder = AutoModel.from_pretrained(enc_path, add_pooling_layer=False, attn_implementation="eager")
+    ops, consts = learn_vocab(train, cfg.const_min_count)
+    dcfg = DecoderConfig(hidden=cfg.hidden, ops=ops, constants=consts,
+                         encoder_hidden=encoder.config.hidden_size)
+    tok = ProblemTokenizer.from_file(enc_path / "tokenizer.json", cfg.max_length)
+    return Solver(encoder, dcfg), tok, enc_path
+
+
+def make_examples(problems: list[Problem], tok, dcfg):
+    from edgemath.features import gold_steps
+
+    out, skipped = [], Counter()
+    for p in problems:
+        enc = tok.encode(p.text)
+        steps = gold_steps(p, enc, dcfg)
+        if steps is None:
+            skipped["equation outside the decoder's ops/constants, untrainable or truncated"] += 1
+        else:
+            out.append((enc, steps))
+    return out, skipped
+
+
+def fit(solver, tok, examples, dev: list[Problem], cfg: TrainConfig, device: str, console, on_best):
+    """The training loop, reused by compress: AdamW with two learning rates, linear warm-up
+    and decay, dev accuracy after each epoch, ``on_best`` called when it improves."""
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from edgemath.evaluate import accuracy, predict
+    from edgemath.features import collate
+
+    enc_params = [p for n, p in solver.named_parameters() if n.startswith("encoder.")]
+    dec_params = [p for n, p in solver.named_parameters() if not n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": enc_params, "lr": cfg.encoder_lr},
+                             {"params": dec_params, "lr": cfg.lr}], weight_decay=cfg.weight_decay)
+    per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    total = per_epoch * cfg.epochs
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    warm = max(1, int(cfg.warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    rng = random.Random(cfg.seed)
+    amp = device.startswith("cuda")
+    best, history, step = -1.0, [], 0
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("loss {task.fields[loss]:.3f} dev {task.fields[dev]}"), TimeRemainingColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task("train", total=total, loss=0.0, dev="-")
+        for epoch in range(cfg.epochs):
+            solver.train()
+            order = list(range(len(examples)))
+            rng.shuffle(order)
+            losses = []
+            for s in range(0, len(order), cfg.batch_size):
+                chunk = [examples[i] for i in order[s : s + cfg.batch_size]]
+                batch = collate([e for e, _ in chunk], tok.pad_id, [st for _, st in chunk]).to(device)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                    loss, _ = solver(batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(solver.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                step += 1
+                losses.append(loss.item())
+                bar.update(task, advance=1, loss=sum(losses[-20:]) / len(losses[-20:]))
+                if step >= total:
+                    break
+            last = step >= total or epoch == cfg.epochs - 1
+            if (epoch + 1) % cfg.eval_every == 0 or last:
+                acc = accuracy(predict(solver, tok, dev, device=device))
+                history.append({"epoch": epoch + 1, "step": step, "loss": sum(losses) / len(losses), "dev_acc": acc})
+                bar.update(task, dev=f"{acc:.3f} (best {max(best, acc):.3f})")
+                console.log(f"epoch {epoch + 1}: loss {history[-1]['loss']:.4f} dev {acc:.4f}")
+                if acc > best:
+                    best = acc
+                    on_best(acc, epoch + 1)
+            if step >= total:
+                break
+    return best, history
+
+
+def run(cfg: TrainConfig, console=None) -> Path:
+    """Train a teacher and write ``cfg.out/checkpoint`` (best by dev accuracy) + manifest.json."""
+    import torch
+    from rich.console import Console
+
+    from edgemath.checkpoint import save_solver
+
+    console = console or Console(stderr=True)
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    t0 = time.time()
+    splits: Splits = load_splits(cfg.data, cfg.data_dir)
+    train, dev = splits.train.problems, splits.dev.problems
+    if cfg.limit:
+        train, dev = train[: cfg.limit], dev[: cfg.limit]
+    solver, tok, enc_path = build_solver(cfg, [p for p in train if p.trainable])
+    examples, skipped = make_examples(train, tok, solver.cfg)
+    if not examples:
+        raise ValueError(f"no trainable problems in {cfg.data} (skipped: {dict(skipped)})")
+    console.print(f"[bold]train[/] {splits.spec}: {len(examples)} problems "
+                  f"({sum(skipped.values())} skipped), dev {len(dev)}; ops {' '.join(solver.cfg.ops)}; "
+                  f"constants {solver.cfg.constants}; device {device}")
+    solver.to(device)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    best_info = {}
+
+    def on_best(acc, epoch):
+        save_solver(solver, tok, cfg.out / "checkpoint")
+        best_info.update(dev_acc=acc, epoch=epoch)
+
+    best, history = fit(solver, tok, examples, dev, cfg, device, console, on_best)
+    wall = time.time() - t0
+    write_manifest(cfg.out, stage="train", config={**asdict(cfg), "encoder": str(enc_path), "out": str(cfg.out)},
+                   inputs={str(f): file_sha256(f) for f in splits.files},
+                   metrics={"dev_acc": best, "best_epoch": best_info.get("epoch"), "train_problems": len(examples),
+                            "skipped": dict(skipped), "dev_problems": len(dev), "history": history},
+                   wall_time_s=wall, device=device)
+    console.print(f"[green]best dev accuracy {best:.4f}[/] at epoch {best_info.get('epoch')}; "
+                  f"{wall / 60:.1f} min; checkpoint {cfg.out / 'checkpoint'}")
+    return cfg.out

@@ -1,0 +1,1 @@
+"""ONNX export of a solver run (encoder and decoder graphs), checked against PyTorch."""

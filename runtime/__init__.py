@@ -1,0 +1,1 @@
+"""The on-device solver: onnxruntime + tokenizers + numpy only, never torch."""

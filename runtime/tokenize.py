@@ -1,0 +1,59 @@
+"""Text -> token ids and number-token spans, shared by training and the on-device runtime.
+
+Padding is always off: the MiniLM package's tokenizer.json pads every input to 128 tokens,
+which triples single-problem latency for nothing. Batches are padded by the caller.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from .numbers import Number, extract_numbers
+
+__all__ = ["Encoded", "ProblemTokenizer"]
+
+
+@dataclass
+class Encoded:
+    ids: list[int]
+    numbers: list[Number]
+    spans: list[tuple[int, int]]  # per number: [start, end) token positions; (0, 0) if truncated
+    truncated: bool
+
+
+class ProblemTokenizer:
+    """A ``tokenizers`` tokenizer plus the mapping from each extracted number to its tokens."""
+
+    def __init__(self, tokenizer: Tokenizer, max_length: int = 256):
+        self.tok = tokenizer
+        self.tok.no_padding()
+        self.tok.no_truncation()
+        self.max_length = max_length
+
+    @classmethod
+    def from_file(cls, path: str | Path, max_length: int = 256) -> "ProblemTokenizer":
+        return cls(Tokenizer.from_file(str(path)), max_length)
+
+    def save(self, path: str | Path) -> None:
+        self.tok.save(str(path))
+
+    @property
+    def pad_id(self) -> int:
+        pid = self.tok.token_to_id("[PAD]")
+        return 0 if pid is None else pid
+
+    def encode(self, text: str) -> Encoded:
+        numbers = extract_numbers(text)
+        enc = self.tok.encode(text)
+        ids, offsets = list(enc.ids), list(enc.offsets)
+        truncated = len(ids) > self.max_length
+        if truncated:  # keep [CLS] ... and the final [SEP]
+            ids = ids[: self.max_length - 1] + ids[-1:]
+            offsets = offsets[: self.max_length - 1] + [(0, 0)]
+        spans = []
+        for n in numbers:
+            toks = [i for i, (s, e) in enumerate(offsets) if e > s and s < n.end and e > n.start]
+            spans.append((toks[0], toks[-1] + 1) if toks else (0, 0))
+        return Encoded(ids, numbers, spans, truncated)

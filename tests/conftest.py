@@ -1,0 +1,33 @@
+"""Shared fixtures: a tiny random BERT (2 layers, 4 heads, hidden 32) with the real
+MiniLM tokenizer, built locally so no test downloads anything."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    torch = pytest.importorskip("torch")
+    from transformers import BertConfig, BertModel
+
+    from edgemath.checkpoint import default_encoder_path
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-bert")
+    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                     intermediate_size=64, max_position_embeddings=256)
+    BertModel(cfg, add_pooling_layer=False).save_pretrained(path, safe_serialization=True)
+    shutil.copy(default_encoder_path() / "tokenizer.json", path / "tokenizer.json")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared/data is not beside the repository")
+    return SHARED

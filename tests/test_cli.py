@@ -1,0 +1,57 @@
+"""The CLI through Typer's runner: help, data inspection, train -> evaluate, clear errors."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from edgemath.cli import app
+
+runner = CliRunner()
+
+
+def test_help_lists_verbs():
+    res = runner.invoke(app, ["--help"])
+    assert res.exit_code == 0
+    for verb in ("train", "evaluate", "data"):
+        assert verb in res.output
+
+
+def test_data_command_counts():
+    res = runner.invoke(app, ["data", "mawps:0", "--examples", "1"])
+    assert res.exit_code == 0, res.output
+    assert "1537" in res.output and "384" in res.output
+    assert "equation does not reproduce the answer" in res.output
+
+
+def test_data_unknown_is_a_clear_error():
+    res = runner.invoke(app, ["data", "nope"])
+    assert res.exit_code == 1 and "unknown dataset" in res.output
+
+
+def test_evaluate_missing_run_is_a_clear_error(tmp_path):
+    res = runner.invoke(app, ["evaluate", str(tmp_path / "none")])
+    assert res.exit_code == 1 and "does not exist" in res.output
+
+
+def test_train_then_evaluate_tiny(tiny_encoder, tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "run"
+    res = runner.invoke(app, ["train", "--data", "asdiv-a:0", "--encoder", str(tiny_encoder), "--out", str(out),
+                              "--limit", "24", "--max-steps", "3", "--batch-size", "8", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stage"] == "train" and manifest["metrics"]["train_problems"] == 24
+    assert all(len(h) == 64 for h in manifest["inputs"].values())
+    assert (out / "checkpoint" / "decoder.safetensors").is_file()
+    assert not any(p.suffix in (".bin", ".pt", ".pkl") for p in out.rglob("*"))
+    res = runner.invoke(app, ["evaluate", str(out), "--data", "asdiv-a:0", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output.strip().splitlines()[-1])
+    assert doc["problems"] == 238 and 0 <= doc["accuracy"] <= 1
+    lines = open(doc["predictions"]).read().splitlines()
+    assert len(lines) == 238 and "equation" in json.loads(lines[0])
+
+
+def test_train_bad_args(tmp_path):
+    res = runner.invoke(app, ["train", "--epochs", "0", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "--epochs must be at least 1" in res.output
