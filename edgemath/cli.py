@@ -117,5 +117,45 @@ def evaluate(
                           "accuracy": round(acc, 4), "unseen_only": unseen_only, "predictions": str(path)}))
 
 
+@app.command()
+def compress(
+    teacher: Path = typer.Option(Path("runs/teacher"), help="Run directory of the trained teacher."),
+    data: str = typer.Option("asdiv-a:0", "--data", help="Data spec to distil on."),
+    out_dir: Path = typer.Option(Path("runs/student"), "--out", help="Run directory to write."),
+    prune_heads: float = typer.Option(0.3, help="Final fraction of attention heads removed.", rich_help_panel="Pruning"),
+    rounds: int = typer.Option(3, help="Recursive distillation rounds.", rich_help_panel="Pruning"),
+    alpha: float = typer.Option(0.5, help="alpha * weight norm + (1 - alpha) * attention focus.", rich_help_panel="Pruning"),
+    entropy_sign: str = typer.Option("low", help="low: focused heads are important; high: broad heads are.", rich_help_panel="Pruning"),
+    scorer: str = typer.Option("paper", help="paper (the alpha mix) or random (baseline).", rich_help_panel="Pruning"),
+    schedule_power: float = typer.Option(3.0, help="n in p_t = p_final + (p_init - p_final)(1 - t/T)^n.", rich_help_panel="Pruning"),
+    distill: bool = typer.Option(True, "--distill/--no-distill", help="Distil from the teacher (off: task loss only).", rich_help_panel="Distillation"),
+    tau: float = typer.Option(2.0, help="Distillation temperature.", rich_help_panel="Distillation"),
+    beta: float = typer.Option(100.0, help="Weight of the attention-map MSE.", rich_help_panel="Distillation"),
+    lambda1: float = typer.Option(1.0, help="Weight of the distillation terms.", rich_help_panel="Distillation"),
+    lambda2: float = typer.Option(1.0, help="Weight of the task loss.", rich_help_panel="Distillation"),
+    epochs: int = typer.Option(4, help="Epochs per round.", rich_help_panel="Schedule"),
+    max_steps: Optional[int] = typer.Option(None, help="Steps per round (smoke runs).", rich_help_panel="Schedule"),
+    limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
+    resume: bool = typer.Option(False, help="Continue after the last finished round in --out."),
+    seed: int = typer.Option(0, help="Random seed."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
+):
+    """Prune attention heads progressively with recursive distillation, then bake a smaller model."""
+    from edgemath.checkpoint import CheckpointError
+    from edgemath.compress.run import CompressConfig, run
+    from edgemath.data import DataError
+
+    try:
+        cfg = CompressConfig(teacher=teacher, data=data, out=out_dir, prune_heads=prune_heads, rounds=rounds,
+                             alpha=alpha, entropy_sign=entropy_sign, scorer=scorer, schedule_power=schedule_power,
+                             distill=distill, tau=tau, beta=beta, lambda1=lambda1, lambda2=lambda2, epochs=epochs,
+                             max_steps=max_steps, limit=limit, resume=resume, seed=seed, device=device,
+                             data_dir=data_dir)
+        run(cfg, err)
+    except (DataError, CheckpointError, ValueError) as e:
+        _fail(str(e))
+
+
 if __name__ == "__main__":
     app()

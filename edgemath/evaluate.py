@@ -27,16 +27,15 @@ class Prediction:
 
 
 def predict(solver: Solver, tok: ProblemTokenizer, problems: list[Problem], batch_size: int = 64,
-            device: str = "cpu") -> list[Prediction]:
+            device: str = "cpu", head_mask: torch.Tensor | None = None) -> list[Prediction]:
     solver.eval()
-    out: list[Prediction] = []
     order = sorted(range(len(problems)), key=lambda i: len(problems[i].text))
     preds: dict[int, Prediction] = {}
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
         probs = [problems[i] for i in idx]
         encs = encode_all(probs, tok)
-        trees = solver.decode(collate(encs, tok.pad_id).to(device))
+        trees = solver.decode(collate(encs, tok.pad_id).to(device), head_mask=head_mask)
         for i, p, e, tree in zip(idx, probs, encs, trees):
             nums = [n.value for n in e.numbers]
             value, err = None, None

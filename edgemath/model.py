@@ -13,16 +13,13 @@ construction, and the tree is returned in prefix form over slots ``n0..`` and co
 """
 from __future__ import annotations
 
-import json
-import math
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgemath.runtime.expression import Tree, to_prefix
+from edgemath.runtime.expression import Tree
 
 COMMUTATIVE = ("+", "*")
 
@@ -157,6 +154,9 @@ class Solver(nn.Module):
         self.cfg = cfg
 
     def encode(self, batch: Batch, head_mask: torch.Tensor | None = None, output_attentions=False):
+        """Encoder states; ``head_mask`` (L, H) gates heads (1 = kept) while compressing."""
+        if head_mask is not None:
+            head_mask = head_mask.to(device=batch.input_ids.device, dtype=torch.float32)
         return self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                             head_mask=head_mask, output_attentions=output_attentions)
 
@@ -166,7 +166,6 @@ class Solver(nn.Module):
         if hidden is None:
             hidden = self.encode(batch).last_hidden_state
         dec = self.decoder
-        n_num = batch.num_mask.shape[1]
         q, mask = dec.quantities(hidden, batch.pool, batch.num_mask)
         b, s_max = batch.steps.shape[:2]
         ar = torch.arange(b, device=q.device)
@@ -193,10 +192,11 @@ class Solver(nn.Module):
         return (step_loss + stop_loss) / count, logits_all
 
     @torch.no_grad()
-    def decode(self, batch: Batch, hidden: torch.Tensor | None = None) -> list[Tree]:
+    def decode(self, batch: Batch, hidden: torch.Tensor | None = None,
+               head_mask: torch.Tensor | None = None) -> list[Tree]:
         """Greedy decoding: the best (op, i, j) each step, until the stop head fires."""
         if hidden is None:
-            hidden = self.encode(batch).last_hidden_state
+            hidden = self.encode(batch, head_mask).last_hidden_state
         dec, cfg = self.decoder, self.cfg
         n_num = batch.num_mask.shape[1]
         q, mask = dec.quantities(hidden, batch.pool, batch.num_mask)
@@ -226,6 +226,3 @@ class Solver(nn.Module):
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
         return answer
 
-
-def prefix(tree: Tree) -> list[str]:
-    return to_prefix(tree)

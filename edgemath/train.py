@@ -120,20 +120,60 @@ def make_examples(problems: list[Problem], tok, dcfg):
     return out, skipped
 
 
-def fit(solver, tok, examples, dev: list[Problem], cfg: TrainConfig, device: str, console, on_best):
-    """The training loop, reused by compress: AdamW with two learning rates, linear warm-up
-    and decay, dev accuracy after each epoch, ``on_best`` called when it improves."""
+def world() -> tuple[int, int]:
+    """(rank, world size) under torchrun / accelerate launch, (0, 1) otherwise."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed() -> None:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1): gloo on CPU, nccl on GPU."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+
+
+def _average_gradients(params) -> None:
+    import torch.distributed as dist
+
+    _, n = world()
+    if n == 1:
+        return
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= n
+
+
+def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on_best,
+        loss_fn=None, before_step=None, evaluate_fn=None, label: str = "train"):
+    """The one training loop (train and compress use it): AdamW with two learning rates, linear
+    warm-up and decay, dev accuracy after each epoch, ``on_best(acc, epoch)`` on improvement.
+
+    Hooks for compression: ``loss_fn(batch) -> loss`` (default: the solver's task loss),
+    ``before_step(step, total)`` (mask updates), ``evaluate_fn() -> accuracy``. Under torchrun
+    each rank takes its share of every epoch and gradients are averaged across ranks."""
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from edgemath.evaluate import accuracy, predict
     from edgemath.features import collate
 
+    rank, n_ranks = world()
+    loss_fn = loss_fn or (lambda batch: solver(batch)[0])
+    evaluate_fn = evaluate_fn or (lambda: accuracy(predict(solver, tok, dev, device=device)))
     enc_params = [p for n, p in solver.named_parameters() if n.startswith("encoder.")]
     dec_params = [p for n, p in solver.named_parameters() if not n.startswith("encoder.")]
     opt = torch.optim.AdamW([{"params": enc_params, "lr": cfg.encoder_lr},
                              {"params": dec_params, "lr": cfg.lr}], weight_decay=cfg.weight_decay)
-    per_epoch = math.ceil(len(examples) / cfg.batch_size)
+    per_epoch = math.ceil(len(examples) / (cfg.batch_size * n_ranks))
     total = per_epoch * cfg.epochs
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
@@ -145,20 +185,24 @@ def fit(solver, tok, examples, dev: list[Problem], cfg: TrainConfig, device: str
     best, history, step = -1.0, [], 0
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("loss {task.fields[loss]:.3f} dev {task.fields[dev]}"), TimeRemainingColumn(),
-                  console=console, transient=False) as bar:
-        task = bar.add_task("train", total=total, loss=0.0, dev="-")
+                  console=console, transient=False, disable=rank != 0) as bar:
+        task = bar.add_task(label, total=total, loss=0.0, dev="-")
         for epoch in range(cfg.epochs):
             solver.train()
             order = list(range(len(examples)))
-            rng.shuffle(order)
+            rng.shuffle(order)  # same seed on every rank: the same permutation, split below
+            order = order[rank::n_ranks]
             losses = []
             for s in range(0, len(order), cfg.batch_size):
+                if before_step:
+                    before_step(step, total)
                 chunk = [examples[i] for i in order[s : s + cfg.batch_size]]
                 batch = collate([e for e, _ in chunk], tok.pad_id, [st for _, st in chunk]).to(device)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-                    loss, _ = solver(batch)
+                    loss = loss_fn(batch)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                _average_gradients(solver.parameters())
                 torch.nn.utils.clip_grad_norm_(solver.parameters(), 1.0)
                 opt.step()
                 sched.step()
@@ -169,13 +213,15 @@ def fit(solver, tok, examples, dev: list[Problem], cfg: TrainConfig, device: str
                     break
             last = step >= total or epoch == cfg.epochs - 1
             if (epoch + 1) % cfg.eval_every == 0 or last:
-                acc = accuracy(predict(solver, tok, dev, device=device))
-                history.append({"epoch": epoch + 1, "step": step, "loss": sum(losses) / len(losses), "dev_acc": acc})
+                acc = evaluate_fn()
+                history.append({"epoch": epoch + 1, "step": step, "loss": sum(losses) / max(1, len(losses)), "dev_acc": acc})
                 bar.update(task, dev=f"{acc:.3f} (best {max(best, acc):.3f})")
-                console.log(f"epoch {epoch + 1}: loss {history[-1]['loss']:.4f} dev {acc:.4f}")
+                if rank == 0:
+                    console.log(f"{label} epoch {epoch + 1}: loss {history[-1]['loss']:.4f} dev {acc:.4f}")
                 if acc > best:
                     best = acc
-                    on_best(acc, epoch + 1)
+                    if rank == 0:
+                        on_best(acc, epoch + 1)
             if step >= total:
                 break
     return best, history

@@ -1,0 +1,52 @@
+"""The distillation loss of arXiv 2511.17577 (section 3.3), on the solver's decoder steps.
+
+    L = lambda1 * (tau^2 * KL(softmax(t/tau) || softmax(s/tau)) + beta * MSE(att_s, att_t))
+        + lambda2 * task
+
+``t``/``s`` are the teacher's and student's step logits over every (op, left, right) choice,
+teacher-forced on the same gold steps, so the two distributions range over the same
+candidates; impossible candidates (-inf in both) are left out. The attention MSE is over the
+heads that survive in both models, on real tokens only.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def step_kl(student: list[torch.Tensor], teacher: list[torch.Tensor], n_steps: torch.Tensor, tau: float) -> torch.Tensor:
+    """Mean over active (example, step) rows of tau^2 * KL(teacher || student) at temperature tau."""
+    total, rows = 0.0, 0
+    for t, (s, q) in enumerate(zip(student, teacher)):
+        active = n_steps > t
+        if not active.any():
+            break
+        s, q = s[active], q[active]
+        finite = torch.isfinite(q) & torch.isfinite(s)
+        s = s.masked_fill(~finite, -1e9) / tau
+        q = q.masked_fill(~finite, -1e9) / tau
+        p_t = F.softmax(q, -1)
+        kl = (p_t * (F.log_softmax(q, -1) - F.log_softmax(s, -1))).masked_fill(~finite, 0.0).sum(-1)
+        total = total + kl.sum()
+        rows += int(active.sum())
+    return tau**2 * total / max(rows, 1)
+
+
+def attention_mse(student_att, teacher_att, keep: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """MSE between attention maps of heads kept in both models (keep: (L, H) bool), real tokens."""
+    m = attention_mask.float()
+    pair = m[:, None, :, None] * m[:, None, None, :]  # [B, 1, T, T]
+    total, count = 0.0, 0.0
+    for l, (a, b) in enumerate(zip(student_att, teacher_att)):
+        heads = keep[l].nonzero().flatten().to(a.device)
+        if heads.numel() == 0:
+            continue
+        diff = (a[:, heads] - b[:, heads].detach()).pow(2) * pair
+        total = total + diff.sum()
+        count += float(pair.sum()) * heads.numel()
+    return total / max(count, 1.0)
+
+
+def distill_loss(task: torch.Tensor, kl: torch.Tensor, att: torch.Tensor, lambda1: float, lambda2: float,
+                 beta: float) -> torch.Tensor:
+    return lambda1 * (kl + beta * att) + lambda2 * task

@@ -1,0 +1,142 @@
+"""Compression pieces with plain numbers, then the whole stage on a tiny teacher."""
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from edgemath.compress.distill import step_kl
+from edgemath.compress.schedule import cubic_schedule, select_heads
+from edgemath.compress.score import head_importance, normalise
+from edgemath.compress.structure import bake_heads, encoder_flops, param_counts
+
+
+def test_cubic_schedule():
+    assert cubic_schedule(0, 100, 0.0, 0.3) == pytest.approx(0.0)
+    assert cubic_schedule(100, 100, 0.0, 0.3) == pytest.approx(0.3)
+    assert cubic_schedule(50, 100, 0.0, 0.3) == pytest.approx(0.3 - 0.3 * 0.125)
+    assert cubic_schedule(50, 100, 0.1, 0.3, n=1) == pytest.approx(0.2)
+    assert cubic_schedule(500, 100, 0.0, 0.3) == pytest.approx(0.3)
+
+
+def test_select_heads_prunes_lowest_and_keeps_one_per_layer():
+    scores = torch.tensor([[0.1, 0.2, 0.9, 0.8], [0.0, 0.05, 0.01, 0.02]])
+    keep = select_heads(scores, 0.5)
+    assert int((~keep).sum()) == 4
+    assert keep.sum(1).min() >= 1
+    keep = select_heads(scores, 0.9)  # floor(7.2) = 7 but each layer keeps one
+    assert keep.sum(1).tolist() == [1, 1]
+    assert keep[0, 2] and keep[1, 1]
+
+
+def test_importance_sign_convention():
+    norm = torch.tensor([[1.0, 1.0]])
+    ent = torch.tensor([[0.1, 2.0]])
+    low = head_importance(norm, ent, alpha=0.0, entropy_sign="low")
+    high = head_importance(norm, ent, alpha=0.0, entropy_sign="high")
+    assert low[0, 0] > low[0, 1] and high[0, 1] > high[0, 0]
+    assert normalise(torch.tensor([2.0, 4.0])).tolist() == [0.0, 1.0]
+    with pytest.raises(ValueError, match="alpha"):
+        head_importance(norm, ent, alpha=2.0)
+
+
+def test_step_kl_zero_for_identical_and_positive_otherwise():
+    a = torch.tensor([[1.0, 2.0, float("-inf")]])
+    b = torch.tensor([[2.0, 1.0, float("-inf")]])
+    n = torch.tensor([1])
+    assert step_kl([a], [a], n, 2.0).item() == pytest.approx(0.0, abs=1e-7)
+    assert step_kl([b], [a], n, 2.0).item() > 0
+
+
+def test_bake_matches_mask_and_reloads(tiny_encoder, tmp_path):
+    from transformers import AutoModel
+
+    enc = AutoModel.from_pretrained(tiny_encoder, add_pooling_layer=False, attn_implementation="eager").eval()
+    mask = torch.tensor([[True, False, True, False], [False, False, False, True]])
+    ids = torch.randint(1000, 2000, (2, 9))
+    att = torch.ones(2, 9, dtype=torch.long)
+    att[1, 6:] = 0
+    with torch.no_grad():
+        ref = enc(input_ids=ids, attention_mask=att, head_mask=mask.float()).last_hidden_state
+    full = param_counts(enc)
+    predicted = param_counts(enc, mask)
+    flops_before, flops_after = encoder_flops(enc, 9), encoder_flops(enc, 9, mask)
+    bake_heads(enc, mask)
+    assert param_counts(enc)["attention"] == predicted["attention"] < full["attention"]
+    assert sum(p.numel() for p in enc.parameters()) == predicted["total"]
+    assert encoder_flops(enc, 9) == flops_after < flops_before
+    enc.save_pretrained(tmp_path / "baked", safe_serialization=True)
+    again = AutoModel.from_pretrained(tmp_path / "baked", add_pooling_layer=False).eval()
+    assert [l.attention.self.num_attention_heads for l in again.encoder.layer] == [2, 1]
+    with torch.no_grad():
+        got = again(input_ids=ids, attention_mask=att).last_hidden_state
+    torch.testing.assert_close(got[att.bool()], ref[att.bool()], atol=1e-5, rtol=0)
+
+
+def test_bake_refuses_empty_layer(tiny_encoder):
+    from transformers import AutoModel
+
+    enc = AutoModel.from_pretrained(tiny_encoder, add_pooling_layer=False)
+    with pytest.raises(ValueError, match="at least one head"):
+        bake_heads(enc, torch.tensor([[True] * 4, [False] * 4]))
+
+
+@pytest.fixture(scope="module")
+def tiny_teacher(tiny_encoder, tmp_path_factory):
+    from edgemath.train import TrainConfig, run
+
+    out = tmp_path_factory.mktemp("teacher")
+    return run(TrainConfig(data="asdiv-a:0", out=out, encoder=str(tiny_encoder), limit=32, max_steps=4,
+                           batch_size=8, device="cpu"))
+
+
+def test_compress_stage_rounds_bake_and_resume(tiny_teacher, tmp_path):
+    from transformers import AutoModel
+
+    from edgemath.compress.run import CompressConfig, run
+
+    cfg = dict(teacher=tiny_teacher, data="asdiv-a:0", out=tmp_path / "student", prune_heads=0.5, rounds=2,
+               limit=32, max_steps=3, epochs=1, batch_size=8, refresh_every=1, device="cpu")
+    out = run(CompressConfig(**cfg))
+    doc = json.loads((out / "manifest.json").read_text())
+    m = doc["metrics"]
+    assert [r["ratio"] for r in m["rounds"]] == [0.25, 0.5]
+    assert sum(m["rounds"][-1]["kept_per_layer"]) == 4
+    assert m["bake_check"]["identical_equations"] == m["bake_check"]["problems"]
+    assert m["bake_check"]["max_abs_diff"] < 1e-5
+    assert m["after"]["params"]["attention"] < m["before"]["params"]["attention"]
+    assert m["after"]["flops"] < m["before"]["flops"]
+    enc = AutoModel.from_pretrained(out / "checkpoint" / "encoder")
+    assert sum(l.attention.self.num_attention_heads for l in enc.encoder.layer) == 4
+    # resume: both rounds are finished, so only the bake runs again
+    (out / "checkpoint").rename(tmp_path / "old")
+    stamps = [p.stat().st_mtime_ns for p in sorted((out / "rounds").glob("*/round.json"))]
+    run(CompressConfig(**cfg, resume=True))
+    assert [p.stat().st_mtime_ns for p in sorted((out / "rounds").glob("*/round.json"))] == stamps
+    assert (out / "checkpoint" / "decoder.safetensors").is_file()
+
+
+def test_compress_bad_args():
+    from edgemath.compress.run import CompressConfig
+
+    with pytest.raises(ValueError, match="--prune-heads"):
+        CompressConfig(prune_heads=1.5)
+
+
+def test_ddp_two_cpu_ranks_agree_on_masks(tiny_teacher, tmp_path):
+    """torchrun with 2 gloo processes: both ranks end with the same mask and the same weights."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).with_name("ddp_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                          "--master_port", "29517", str(worker), str(tiny_teacher), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert res.returncode == 0, res.stderr[-3000:]
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert r0["world"] == r1["world"] == 2
+    assert r0["mask"] == r1["mask"] and sum(map(sum, r0["mask"])) == 4
+    assert r0["checksum"] == pytest.approx(r1["checksum"], rel=1e-9)
