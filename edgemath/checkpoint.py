@@ -73,6 +73,7 @@ def load_solver(path: Path, device: str = "cpu") -> tuple[Solver, ProblemTokeniz
     ckpt = check_checkpoint_dir(path)
     meta = json.loads((ckpt / "solver.json").read_text())
     max_length = meta.pop("max_length", 256)
+    meta.setdefault("quantity_layers", 0)  # runs written before the quantity mixer existed
     cfg = DecoderConfig(**meta)
     encoder = AutoModel.from_pretrained(ckpt / "encoder", use_safetensors=True, add_pooling_layer=False,
                                         attn_implementation="eager")

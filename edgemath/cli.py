@@ -157,5 +157,87 @@ def compress(
         _fail(str(e))
 
 
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="A run directory from `edgemath train` or `edgemath compress`."),
+    out_dir: Path = typer.Option(..., "--out", help="Export directory to write (everything the runtime needs)."),
+    int8: bool = typer.Option(False, "--int8", help="Dynamic int8 quantization (ONNX Runtime)."),
+    static: bool = typer.Option(False, "--static", help="With --int8: static quantization calibrated on training problems."),
+    optimize: bool = typer.Option(False, "--optimize", help="ONNX Runtime transformer fusion, verified after fusion."),
+    opset: int = typer.Option(17, help="ONNX opset (14-21)."),
+    data: Optional[str] = typer.Option(None, "--data", help="Dev set for parity and int8 accuracy (default: the run's data)."),
+    max_int8_drop: float = typer.Option(1.0, help="Fail if int8 loses more than this many accuracy points."),
+    limit: Optional[int] = typer.Option(None, help="Check on only N dev problems."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
+):
+    """Export a solver to ONNX (encoder + decoder graphs), checked against PyTorch every time."""
+    from edgemath.checkpoint import CheckpointError
+    from edgemath.data import DataError
+    from edgemath.export.check import ParityError
+    from edgemath.export.run import ExportConfig, run
+
+    try:
+        if static:
+            raise ValueError("--static quantization is not available yet; use dynamic --int8")
+        run(ExportConfig(run=run_dir, out=out_dir, data=data, int8=int8, static=static, optimize=optimize,
+                         opset=opset, max_int8_drop=max_int8_drop, limit=limit, data_dir=data_dir), err)
+    except (DataError, CheckpointError, ValueError, ParityError) as e:
+        _fail(str(e))
+
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
+
+
+@app.command()
+def solve(
+    text: Optional[str] = typer.Argument(None, help="A word problem. Omit and use --file for many."),
+    file: Optional[str] = typer.Option(None, "--file", "-f", help="JSONL (text, id), CSV (text or Question column), a text file, or - for stdin."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Export directory (default: the shipped models/default)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per problem: id, text, equation, answer, latency_ms, error."),
+    threads: Optional[int] = typer.Option(None, help="ONNX Runtime intra-op threads."),
+    provider: str = typer.Option("auto", help="auto, cpu or cuda (cuda needs onnxruntime-gpu)."),
+):
+    """Solve word problems with an exported model; prints equation and answer, then a latency report."""
+    from edgemath.runtime.inputs import Item, latency_summary, read_items
+    from edgemath.runtime.numbers import format_number
+    from edgemath.runtime.solver import ModelDirError, OnnxSolver
+
+    if (text is None) == (file is None):
+        _fail("give one problem as TEXT or a batch with --file (use --file - for stdin)")
+    try:
+        solver = OnnxSolver(model or DEFAULT_MODEL, threads=threads, provider=provider)
+        items = [Item("1", text)] if text is not None else read_items(file)
+    except (ModelDirError, FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    failed, latencies = 0, []
+    for item in items:
+        sol = solver.solve_one(item.text) if item.error is None else None
+        error = item.error or sol.error
+        failed += error is not None
+        if sol and sol.error is None:
+            latencies.append(sol.latency_ms)
+        if sol and sol.warning:
+            err.print(f"[yellow]warning:[/] {item.id}: {sol.warning}")
+        if as_json:
+            typer.echo(json.dumps({"id": item.id, "text": item.text, "equation": sol.equation if sol else None,
+                                   "answer": sol.answer if sol else None,
+                                   "latency_ms": round(sol.latency_ms, 3) if sol else None, "error": error},
+                                  ensure_ascii=False))
+        elif error:
+            typer.echo(f"{item.id}: error: {error}")
+        else:
+            prefix = "" if text is not None else f"{item.id}: "
+            typer.echo(f"{prefix}{sol.equation} = {format_number(round(sol.answer, 6))}")
+    stats = latency_summary(latencies)
+    if len(items) > 1 or not as_json:
+        name = solver.manifest.get("config", {}).get("run", str(solver.dir))
+        err.print(f"[dim]{stats.get('problems', 0)} solved, {failed} failed; p50 {stats.get('p50_ms', 0):.1f} ms, "
+                  f"p95 {stats.get('p95_ms', 0):.1f} ms, p99 {stats.get('p99_ms', 0):.1f} ms, "
+                  f"{stats.get('throughput_per_s', 0):.1f}/s; threads {threads or 'default'}; model {name} "
+                  f"({solver.manifest.get('precision', '?')})[/]")
+    if failed:
+        raise typer.Exit(code=2)
+
+
 if __name__ == "__main__":
     app()

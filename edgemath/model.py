@@ -13,6 +13,7 @@ construction, and the tree is returned in prefix form over slots ``n0..`` and co
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -34,8 +35,12 @@ class DecoderConfig:
     constants: list[str] = field(default_factory=list)
     """Constants the decoder may use, learned from the training equations."""
     max_steps: int = 8
+    max_numbers: int = 24
+    """Numbers one problem may hold; every step scores (numbers + constants + steps)^2 pairs."""
     encoder_hidden: int = 384
     dropout: float = 0.1
+    quantity_layers: int = 1
+    """Self-attention layers over the initial quantities, so each number sees the others."""
 
 
 class PairScorer(nn.Module):
@@ -65,6 +70,46 @@ class PairScorer(nn.Module):
         return e, self.score(e).squeeze(-1)  # [B, K, M, M]
 
 
+class _SelfAttention(nn.Module):
+    """Multi-head self-attention with nn.MultiheadAttention's parameter names (so weights are
+    interchangeable) but plain reshapes that export to ONNX with dynamic batch and length."""
+
+    def __init__(self, d: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads = heads
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * d, d))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * d))
+        self.out_proj = nn.Linear(d, d)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        b, m, d = x.shape
+        qkv = F.linear(x, self.in_proj_weight, self.in_proj_bias)
+        qkv = qkv.view(b, m, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)  # [3, B, h, M, dh]
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        att = (q @ k.transpose(-1, -2)) / math.sqrt(d // self.heads)  # [B, h, M, M]
+        att = att.masked_fill(pad[:, None, None, :], float("-inf")).softmax(-1)
+        y = (self.drop(att) @ v).transpose(1, 2).reshape(b, m, d)
+        return self.out_proj(y)
+
+
+class MixLayer(nn.Module):
+    """A pre-norm transformer layer over quantities (ReLU FFN of width 2d): the same
+    parameters and maths as nn.TransformerEncoderLayer(norm_first=True)."""
+
+    def __init__(self, d: int, heads: int, dropout: float):
+        super().__init__()
+        self.self_attn = _SelfAttention(d, heads, dropout)
+        self.linear1, self.linear2 = nn.Linear(d, 2 * d), nn.Linear(2 * d, d)
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+        x = x + self.drop(self.self_attn(self.norm1(x), pad))
+        return x + self.drop(self.linear2(self.drop(F.relu(self.linear1(self.norm2(x))))))
+
+
 class DeductiveDecoder(nn.Module):
     def __init__(self, cfg: DecoderConfig):
         super().__init__()
@@ -73,6 +118,7 @@ class DeductiveDecoder(nn.Module):
         self.number_proj = nn.Sequential(nn.Linear(2 * cfg.encoder_hidden, d), nn.LayerNorm(d))
         self.constants = nn.Parameter(torch.randn(max(len(cfg.constants), 1), d) * 0.02)
         self.const_proj = nn.Linear(cfg.encoder_hidden, d)
+        self.mix = nn.ModuleList(MixLayer(d, 4, cfg.dropout) for _ in range(cfg.quantity_layers))
         self.pairs = PairScorer(d, len(cfg.ops), cfg.dropout)
         self.stop = nn.Linear(d, 1)
         mask = torch.ones(len(cfg.ops), 1, 1, dtype=torch.bool)
@@ -92,6 +138,10 @@ class DeductiveDecoder(nn.Module):
         consts = (self.constants[:c][None] + self.const_proj(cls)[:, None]).expand(b, c, -1)
         q = torch.cat([nums, consts], 1)
         mask = torch.cat([num_mask, num_mask.new_ones(b, c)], 1)
+        for layer in self.mix:
+            # a problem with no usable quantity would attend to nothing: let it see the padding
+            pad = ~mask & mask.any(1, keepdim=True)
+            q = layer(q, pad)
         return q, mask
 
     def step_logits(self, q: torch.Tensor, mask: torch.Tensor):

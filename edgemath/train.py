@@ -5,6 +5,7 @@ checkpoint by dev accuracy) -> manifest.json with data hashes, settings, metrics
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import time
@@ -43,6 +44,8 @@ class TrainConfig:
     limit: int | None = None
     """Use only the first N train and dev problems (smoke runs)."""
     eval_every: int = 1
+    ema_decay: float = 0.995
+    """Evaluate and save an exponential moving average of the weights (0 turns it off)."""
     seed: int = 0
     device: str = "auto"
     data_dir: str | None = None
@@ -120,6 +123,45 @@ def make_examples(problems: list[Problem], tok, dcfg):
     return out, skipped
 
 
+class EMA:
+    """Exponential moving average of trainable weights; dev accuracy of a small-data model
+    swings by several points between epochs, the average much less."""
+
+    def __init__(self, model, decay: float):
+        self.decay = decay
+        self.shadow = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+        self.updates = 0
+
+    def update(self, model) -> None:
+        import torch
+
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in self.shadow:
+                    self.shadow[n].mul_(d).add_(p.detach(), alpha=1 - d)
+
+    @contextlib.contextmanager
+    def applied(self, model):
+        """Temporarily load the averaged weights into ``model``."""
+        import torch
+
+        saved = {}
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in self.shadow:
+                    saved[n] = p.detach().clone()
+                    p.copy_(self.shadow[n])
+        try:
+            yield model
+        finally:
+            with torch.no_grad():
+                for n, p in model.named_parameters():
+                    if n in saved:
+                        p.copy_(saved[n])
+
+
 def world() -> tuple[int, int]:
     """(rank, world size) under torchrun / accelerate launch, (0, 1) otherwise."""
     import torch.distributed as dist
@@ -183,6 +225,8 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
     rng = random.Random(cfg.seed)
     amp = device.startswith("cuda")
     best, history, step = -1.0, [], 0
+    ema = EMA(solver, cfg.ema_decay) if getattr(cfg, "ema_decay", 0) else None
+    averaged = ema.applied if ema else (lambda m: contextlib.nullcontext(m))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("loss {task.fields[loss]:.3f} dev {task.fields[dev]}"), TimeRemainingColumn(),
                   console=console, transient=False, disable=rank != 0) as bar:
@@ -206,6 +250,8 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                 torch.nn.utils.clip_grad_norm_(solver.parameters(), 1.0)
                 opt.step()
                 sched.step()
+                if ema:
+                    ema.update(solver)
                 step += 1
                 losses.append(loss.item())
                 bar.update(task, advance=1, loss=sum(losses[-20:]) / len(losses[-20:]))
@@ -213,17 +259,22 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                     break
             last = step >= total or epoch == cfg.epochs - 1
             if (epoch + 1) % cfg.eval_every == 0 or last:
-                acc = evaluate_fn()
+                with averaged(solver):
+                    acc = evaluate_fn()
+                    if acc > best and rank == 0:
+                        on_best(acc, epoch + 1)
                 history.append({"epoch": epoch + 1, "step": step, "loss": sum(losses) / max(1, len(losses)), "dev_acc": acc})
                 bar.update(task, dev=f"{acc:.3f} (best {max(best, acc):.3f})")
                 if rank == 0:
                     console.log(f"{label} epoch {epoch + 1}: loss {history[-1]['loss']:.4f} dev {acc:.4f}")
-                if acc > best:
-                    best = acc
-                    if rank == 0:
-                        on_best(acc, epoch + 1)
+                best = max(best, acc)
             if step >= total:
                 break
+    if ema:  # leave the averaged weights in the model: they are what was evaluated and saved
+        with torch.no_grad():
+            for n, p in solver.named_parameters():
+                if n in ema.shadow:
+                    p.copy_(ema.shadow[n])
     return best, history
 
 

@@ -31,3 +31,23 @@ def shared_data() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared/data is not beside the repository")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def tiny_teacher(tiny_encoder, tmp_path_factory) -> Path:
+    """A tiny solver trained for a few steps: a real run directory, made in seconds."""
+    from edgemath.train import TrainConfig, run
+
+    out = tmp_path_factory.mktemp("teacher")
+    return run(TrainConfig(data="asdiv-a:0", out=out, encoder=str(tiny_encoder), limit=32, max_steps=4,
+                           batch_size=8, device="cpu"))
+
+
+@pytest.fixture(scope="session")
+def tiny_student(tiny_teacher, tmp_path_factory) -> Path:
+    """The tiny teacher with half its heads baked away, unevenly across layers."""
+    from edgemath.compress.run import CompressConfig, run
+
+    out = tmp_path_factory.mktemp("student")
+    return run(CompressConfig(teacher=tiny_teacher, data="asdiv-a:0", out=out, prune_heads=0.5, rounds=1, limit=32,
+                              max_steps=2, epochs=1, batch_size=8, device="cpu", scorer="random"))

@@ -81,15 +81,6 @@ def test_bake_refuses_empty_layer(tiny_encoder):
         bake_heads(enc, torch.tensor([[True] * 4, [False] * 4]))
 
 
-@pytest.fixture(scope="module")
-def tiny_teacher(tiny_encoder, tmp_path_factory):
-    from edgemath.train import TrainConfig, run
-
-    out = tmp_path_factory.mktemp("teacher")
-    return run(TrainConfig(data="asdiv-a:0", out=out, encoder=str(tiny_encoder), limit=32, max_steps=4,
-                           batch_size=8, device="cpu"))
-
-
 def test_compress_stage_rounds_bake_and_resume(tiny_teacher, tmp_path):
     from transformers import AutoModel
 

@@ -55,6 +55,8 @@ class CompressConfig:
     weight_decay: float = 0.01
     warmup: float = 0.05
     eval_every: int = 1
+    ema_decay: float = 0.99
+    """Average of the student's weights, evaluated and kept (0 turns it off)."""
     max_steps: int | None = None
     """Steps per round (smoke runs)."""
     limit: int | None = None

@@ -1,0 +1,172 @@
+"""The on-device solver: ONNX Runtime sessions + the deductive decoding loop in numpy.
+
+An export directory holds ``encoder.onnx`` (input_ids, attention_mask -> last_hidden_state),
+``quantities.onnx`` (hidden, pool, num_mask -> q, q_mask), ``step.onnx`` (q, q_mask -> scores,
+stop, cand), ``tokenizer.json``, ``solver.json`` and ``manifest.json``. The loop here is the
+same greedy decoding as ``edgemath.model.Solver.decode``: pick the best (op, i, j), append its
+vector as a new quantity, stop when the stop head fires.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .expression import ExpressionError, Tree, evaluate, to_infix, to_prefix
+from .tokenize import Encoded, ProblemTokenizer
+
+GRAPHS = ("encoder.onnx", "quantities.onnx", "step.onnx")
+REQUIRED = GRAPHS + ("tokenizer.json", "solver.json")
+
+
+class ModelDirError(ValueError):
+    """An export directory that is missing or unreadable; the message says what to do."""
+
+
+@dataclass
+class Solution:
+    text: str
+    equation: str | None = None  # infix with the real numbers
+    prefix: str | None = None
+    answer: float | None = None
+    latency_ms: float = 0.0
+    error: str | None = None
+    warning: str | None = None
+
+
+def check_model_dir(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelDirError(f"model directory {path} does not exist; make one with `edgemath export RUN --out {path}`")
+    missing = [f for f in REQUIRED if not (path / f).is_file()]
+    if missing:
+        raise ModelDirError(f"{path} is not an edgemath export: missing {', '.join(missing)}")
+    return path
+
+
+def collate_np(encs: list[Encoded], pad_id: int):
+    b = len(encs)
+    t = max(len(e.ids) for e in encs)
+    n = max(1, max(len(e.numbers) for e in encs))
+    ids = np.full((b, t), pad_id, dtype=np.int64)
+    att = np.zeros((b, t), dtype=np.int64)
+    pool = np.zeros((b, n, t), dtype=np.float32)
+    num_mask = np.zeros((b, n), dtype=bool)
+    for k, e in enumerate(encs):
+        ids[k, : len(e.ids)] = e.ids
+        att[k, : len(e.ids)] = 1
+        for x, (s, end) in enumerate(e.spans):
+            if end > s:
+                pool[k, x, s:end] = 1.0 / (end - s)
+                num_mask[k, x] = True
+    return ids, att, pool, num_mask
+
+
+class OnnxSolver:
+    """Solve word problems with an exported model; no torch needed."""
+
+    def __init__(self, model_dir: str | Path, threads: int | None = None, provider: str = "auto"):
+        import onnxruntime as ort
+
+        self.dir = check_model_dir(model_dir)
+        try:
+            self.meta = json.loads((self.dir / "solver.json").read_text())
+            self.manifest = json.loads((self.dir / "manifest.json").read_text()) if (self.dir / "manifest.json").is_file() else {}
+        except json.JSONDecodeError as e:
+            raise ModelDirError(f"{self.dir}/solver.json is not valid JSON: {e}") from e
+        self.ops: list[str] = self.meta["ops"]
+        self.constants: list[str] = self.meta["constants"]
+        self.max_steps: int = self.meta["max_steps"]
+        self.max_numbers: int = self.meta.get("max_numbers", 24)
+        self.tok = ProblemTokenizer.from_file(self.dir / "tokenizer.json", self.meta.get("max_length", 256))
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        self.threads = threads
+        self.providers = self._providers(provider, ort)
+        try:
+            self.sessions = {g: ort.InferenceSession(str(self.dir / g), opts, providers=self.providers) for g in GRAPHS}
+        except Exception as e:  # onnxruntime raises its own exception types for corrupt files
+            raise ModelDirError(f"{self.dir}: cannot load the ONNX graphs ({e.__class__.__name__}: {e})") from e
+
+    @staticmethod
+    def _providers(provider: str, ort) -> list[str]:
+        have = ort.get_available_providers()
+        if provider == "cpu":
+            return ["CPUExecutionProvider"]
+        if provider == "cuda":
+            if "CUDAExecutionProvider" not in have:
+                raise ModelDirError("--provider cuda needs onnxruntime-gpu and a GPU (pip install 'edgemath[gpu]')")
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        if provider != "auto":
+            raise ModelDirError(f"unknown provider {provider!r}: use auto, cpu or cuda")
+        return (["CUDAExecutionProvider"] if "CUDAExecutionProvider" in have else []) + ["CPUExecutionProvider"]
+
+    def hidden(self, ids: np.ndarray, att: np.ndarray) -> np.ndarray:
+        return self.sessions["encoder.onnx"].run(None, {"input_ids": ids, "attention_mask": att})[0]
+
+    def decode(self, encs: list[Encoded]) -> list[Tree]:
+        """Greedy deductive decoding for a batch of encoded problems."""
+        ids, att, pool, num_mask = collate_np(encs, self.tok.pad_id)
+        h = self.hidden(ids, att)
+        q, qmask = self.sessions["quantities.onnx"].run(None, {"hidden": h, "pool": pool, "num_mask": num_mask})
+        b, n_num = len(encs), num_mask.shape[1]
+        trees = [[f"n{k}" for k in range(n_num)] + list(self.constants) for _ in range(b)]
+        answer: list[Tree | None] = [None] * b
+        done = np.zeros(b, dtype=bool)
+        ar = np.arange(b)
+        for t in range(self.max_steps):
+            scores, stop, cand = self.sessions["step.onnx"].run(None, {"q": q, "q_mask": qmask})
+            m = q.shape[1]
+            best = scores.reshape(b, -1).argmax(1)
+            op, rest = best // (m * m), best % (m * m)
+            i, j = rest // m, rest % m
+            fire = stop[ar, op, i, j] > 0.0
+            for k in range(b):
+                node = (self.ops[op[k]], trees[k][i[k]], trees[k][j[k]])
+                trees[k].append(node)
+                if not done[k] and (fire[k] or t == self.max_steps - 1):
+                    answer[k] = node
+            done |= fire
+            if done.all():
+                break
+            q = np.concatenate([q, cand[ar, op, i, j][:, None]], 1)
+            qmask = np.concatenate([qmask, np.ones((b, 1), dtype=bool)], 1)
+        return answer
+
+    def solve(self, texts: list[str]) -> list[Solution]:
+        """One problem at a time (batch 1, what a device does); bad input gives ``error``."""
+        return [self.solve_one(t) for t in texts]
+
+    def solve_one(self, text: str) -> Solution:
+        t0 = time.perf_counter()
+        sol = Solution(text)
+        if not isinstance(text, str) or not text.strip():
+            sol.error = "empty text"
+            return sol
+        enc = self.tok.encode(text)
+        if not enc.numbers:
+            sol.error = "no numbers in the text"
+            return sol
+        if len(enc.numbers) > self.max_numbers:
+            sol.error = f"more numbers ({len(enc.numbers)}) than the model's {self.max_numbers} number slots"
+            return sol
+        if enc.truncated:
+            sol.warning = f"text longer than {self.tok.max_length} tokens: truncated"
+        if not any(e > s for s, e in enc.spans):
+            sol.error = "every number lies beyond the model's length limit"
+            return sol
+        tree = self.decode([enc])[0]
+        nums = [n.value for n in enc.numbers]
+        sol.prefix = " ".join(to_prefix(tree))
+        sol.equation = to_infix(tree, nums)
+        try:
+            sol.answer = evaluate(tree, nums)
+        except ExpressionError as e:
+            sol.error = f"the predicted equation cannot be evaluated: {e}"
+        sol.latency_ms = (time.perf_counter() - t0) * 1000
+        return sol

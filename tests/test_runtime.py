@@ -1,0 +1,99 @@
+"""The on-device runtime: no torch, every bad input reported per line, latency report."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from typer.testing import CliRunner
+
+from edgemath.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_teacher, tmp_path_factory):
+    pytest.importorskip("torch")
+    from edgemath.export.run import ExportConfig, run
+
+    return run(ExportConfig(run=tiny_teacher, out=tmp_path_factory.mktemp("rt") / "model", limit=8))
+
+
+def test_runtime_solves_without_torch(model_dir, tmp_path):
+    """A subprocess where importing torch or transformers raises."""
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    for name in ("torch", "transformers", "optimum"):
+        (blocker / f"{name}.py").write_text(f"raise ImportError('{name} is blocked in this test')\n")
+    code = textwrap.dedent(f"""
+        import edgemath.runtime.solver as rs
+        s = rs.OnnxSolver({str(model_dir)!r}, threads=1)
+        sol = s.solve_one("Tom has 3 apples and buys 5 more. How many apples does he have?")
+        assert sol.error is None and sol.answer is not None, sol
+        import sys
+        assert "torch" not in sys.modules or sys.modules["torch"] is None
+        print("ok", sol.equation)
+    """)
+    env = {**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("ok")
+    res = subprocess.run([sys.executable, "-m", "edgemath.cli", "solve", "Tom has 3 apples and 5 pears.",
+                          "--model", str(model_dir)], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "=" in res.stdout
+
+
+def test_solve_batch_reports_every_bad_line(model_dir, tmp_path):
+    f = tmp_path / "in.jsonl"
+    long_text = "Tom has 3 apples. " + "and then some more words " * 200 + "He buys 5."
+    f.write_bytes(b"\n".join([
+        json.dumps({"id": "ok", "text": "Tom has 3 apples and buys 5 more."}).encode(),
+        json.dumps({"id": "empty", "text": ""}).encode(),
+        json.dumps({"id": "nonum", "text": "Tom has apples."}).encode(),
+        b"{this is not json",
+        json.dumps({"id": "bytes", "text": "x"}).encode()[:-2] + b'\xff\xfe"}',
+        json.dumps({"id": "long", "text": long_text}).encode(),
+        json.dumps({"id": "many", "text": " ".join(str(i) for i in range(1, 60)) + " apples"}).encode(),
+    ]))
+    res = runner.invoke(app, ["solve", "--file", str(f), "--model", str(model_dir), "--json"])
+    assert res.exit_code == 2  # some lines failed
+    rows = [json.loads(l) for l in res.stdout.strip().splitlines()]
+    assert len(rows) == 7
+    by = {r["id"]: r for r in rows}
+    assert by["ok"]["error"] is None and by["ok"]["answer"] is not None
+    assert by["empty"]["error"] == "empty text"
+    assert by["nonum"]["error"] == "no numbers in the text"
+    assert "malformed JSONL" in by["4"]["error"]
+    assert "undecodable bytes" in by["bytes"]["error"]
+    assert by["long"]["error"] is None
+    assert "more numbers" in by["many"]["error"]
+    assert "truncated" in res.stderr
+
+
+def test_solve_csv_and_stdin(model_dir, tmp_path):
+    f = tmp_path / "p.csv"
+    f.write_text("id,Question\na,Tom has 3 apples and buys 5 more.\nb,Sam has 2 pens and 4 more.\n")
+    res = runner.invoke(app, ["solve", "--file", str(f), "--model", str(model_dir)])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.count("=") == 2 and "p50" in res.stderr
+    res = runner.invoke(app, ["solve", "--file", "-", "--model", str(model_dir), "--json"],
+                        input='{"text": "Ann has 4 cats and 2 dogs."}\n')
+    assert res.exit_code == 0 and json.loads(res.stdout)["error"] is None
+
+
+def test_missing_and_corrupt_model(tmp_path, model_dir):
+    res = runner.invoke(app, ["solve", "Tom has 3 apples.", "--model", str(tmp_path / "none")])
+    assert res.exit_code == 1 and "does not exist" in res.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for p in model_dir.iterdir():
+        (bad / p.name).write_bytes(p.read_bytes())
+    (bad / "encoder.onnx").write_bytes(b"not an onnx file")
+    res = runner.invoke(app, ["solve", "Tom has 3 apples.", "--model", str(bad)])
+    assert res.exit_code == 1 and "cannot load the ONNX graphs" in res.stderr
+    (bad / "step.onnx").unlink()
+    res = runner.invoke(app, ["solve", "Tom has 3 apples.", "--model", str(bad)])
+    assert res.exit_code == 1 and "missing step.onnx" in res.stderr
