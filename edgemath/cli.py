@@ -177,8 +177,6 @@ def export(
     from edgemath.export.run import ExportConfig, run
 
     try:
-        if static:
-            raise ValueError("--static quantization is not available yet; use dynamic --int8")
         run(ExportConfig(run=run_dir, out=out_dir, data=data, int8=int8, static=static, optimize=optimize,
                          opset=opset, max_int8_drop=max_int8_drop, limit=limit, data_dir=data_dir), err)
     except (DataError, CheckpointError, ValueError, ParityError) as e:
@@ -237,6 +235,34 @@ def solve(
                   f"({solver.manifest.get('precision', '?')})[/]")
     if failed:
         raise typer.Exit(code=2)
+
+
+@app.command()
+def bench(
+    exports: list[Path] = typer.Argument(None, help="Export directories to measure; the first should be the fp32 teacher export."),
+    teacher: Optional[Path] = typer.Option(None, help="Teacher run: adds PyTorch fp32 and optimum's fp32/int8 exports."),
+    data: str = typer.Option("asdiv-a:0", "--data", help="Problems to time and score (dev split)."),
+    problems: int = typer.Option(100, help="Problems timed at batch 1."),
+    threads: str = typer.Option("1,2", help="Thread counts to time, comma-separated."),
+    quick: bool = typer.Option(False, "--quick", help="20 problems, one repeat, 40 scored: under a minute."),
+    out_file: Path = typer.Option(Path("bench/results/bench.json"), "--out", help="JSON to write."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
+):
+    """Latency, throughput, size and accuracy of solver variants, side by side in one run."""
+    from edgemath.bench import BenchConfig, run
+    from edgemath.checkpoint import CheckpointError
+    from edgemath.data import DataError
+    from edgemath.runtime.solver import ModelDirError
+
+    if not exports and teacher is None:
+        _fail("give export directories and/or --teacher RUN")
+    try:
+        cfg = BenchConfig(exports=list(exports or []), teacher=teacher, data=data, problems=problems,
+                          threads=tuple(int(t) for t in threads.split(",")), quick=quick, out=out_file,
+                          data_dir=data_dir)
+        run(cfg, err)
+    except (DataError, CheckpointError, ModelDirError, ValueError) as e:
+        _fail(str(e))
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ class OnnxSolver:
             self.sessions = {g: ort.InferenceSession(str(self.dir / g), opts, providers=self.providers) for g in GRAPHS}
         except Exception as e:  # onnxruntime raises its own exception types for corrupt files
             raise ModelDirError(f"{self.dir}: cannot load the ONNX graphs ({e.__class__.__name__}: {e})") from e
+        self._wants_token_types = "token_type_ids" in {i.name for i in self.sessions["encoder.onnx"].get_inputs()}
 
     @staticmethod
     def _providers(provider: str, ort) -> list[str]:
@@ -107,7 +108,11 @@ class OnnxSolver:
         return (["CUDAExecutionProvider"] if "CUDAExecutionProvider" in have else []) + ["CPUExecutionProvider"]
 
     def hidden(self, ids: np.ndarray, att: np.ndarray) -> np.ndarray:
-        return self.sessions["encoder.onnx"].run(None, {"input_ids": ids, "attention_mask": att})[0]
+        sess = self.sessions["encoder.onnx"]
+        feed = {"input_ids": ids, "attention_mask": att}
+        if self._wants_token_types:  # encoders exported by other tools (optimum) take token_type_ids
+            feed["token_type_ids"] = np.zeros_like(ids)
+        return sess.run(None, feed)[0]
 
     def decode(self, encs: list[Encoded]) -> list[Tree]:
         """Greedy deductive decoding for a batch of encoded problems."""

@@ -85,3 +85,13 @@ def test_clear_errors(tmp_path, tiny_teacher):
         export(ExportConfig(run=tmp_path / "notarun", out=tmp_path / "o"))
     with pytest.raises(ValueError, match="opset 9 is not supported"):
         ExportConfig(run=tiny_teacher, out=tmp_path / "o", opset=9)
+
+
+def test_static_int8_with_calibration(tiny_teacher, tmp_path):
+    out = export(ExportConfig(run=tiny_teacher, out=tmp_path / "st", limit=10, int8=True, static=True,
+                              max_int8_drop=100.0))
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["precision"] == "int8-static"
+    assert m["graph_bytes"]["encoder.onnx"] < 0.5 * (tiny_teacher / "checkpoint" / "encoder" / "model.safetensors").stat().st_size
+    with pytest.raises(ValueError, match="--static needs --int8"):
+        ExportConfig(run=tiny_teacher, out=tmp_path / "x", static=True)

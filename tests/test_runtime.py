@@ -97,3 +97,21 @@ def test_missing_and_corrupt_model(tmp_path, model_dir):
     (bad / "step.onnx").unlink()
     res = runner.invoke(app, ["solve", "Tom has 3 apples.", "--model", str(bad)])
     assert res.exit_code == 1 and "missing step.onnx" in res.stderr
+
+
+def test_bench_quick_side_by_side(tiny_teacher, tiny_student, model_dir, tmp_path):
+    from edgemath.export.run import ExportConfig, run
+
+    student = run(ExportConfig(run=tiny_student, out=tmp_path / "student-int8", limit=8, int8=True, max_int8_drop=100))
+    out = tmp_path / "bench.json"
+    res = runner.invoke(app, ["bench", str(model_dir), str(student), "--teacher", str(tiny_teacher), "--quick",
+                              "--threads", "1", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(out.read_text())
+    rows = doc["rows"]
+    assert set(rows) == {"pytorch-fp32 teacher", "optimum-fp32 teacher", "optimum-int8 teacher", "model", "student-int8"}
+    assert rows["pytorch-fp32 teacher"]["encoder_vs_pytorch"] == 1.0
+    for r in rows.values():
+        assert r["encoder_t1"]["p50_ms"] > 0 and 0 <= r["accuracy"] <= 1 and r["throughput_b32_per_s"] > 0
+    # optimum's encoder is the same function as ours: same accuracy in fp32
+    assert rows["optimum-fp32 teacher"]["accuracy"] == rows["model"]["accuracy"]
