@@ -44,18 +44,7 @@ class ExportConfig:
 
 
 def _accuracy(onnx_solver, problems) -> float:
-    from edgemath.runtime.expression import ExpressionError, answers_match, evaluate
-
-    right = 0
-    for s in range(0, len(problems), 32):
-        chunk = problems[s : s + 32]
-        encs = [onnx_solver.tok.encode(p.text) for p in chunk]
-        for p, e, tree in zip(chunk, encs, onnx_solver.decode(encs)):
-            try:
-                right += answers_match(evaluate(tree, [n.value for n in e.numbers]), p.answer)
-            except ExpressionError:
-                pass
-    return right / max(1, len(problems))
+    return onnx_solver.score([p.text for p in problems], [p.answer for p in problems])
 
 
 def optimize_encoder(path: Path) -> dict:

@@ -143,6 +143,20 @@ class OnnxSolver:
             qmask = np.concatenate([qmask, np.ones((b, 1), dtype=bool)], 1)
         return answer
 
+    def score(self, texts: list[str], answers: list[float], batch_size: int = 32) -> float:
+        """Answer accuracy on labelled problems, decoded in batches."""
+        from .expression import answers_match
+
+        right = 0
+        for s in range(0, len(texts), batch_size):
+            encs = [self.tok.encode(t) for t in texts[s : s + batch_size]]
+            for e, gold, tree in zip(encs, answers[s : s + batch_size], self.decode(encs)):
+                try:
+                    right += answers_match(evaluate(tree, [n.value for n in e.numbers]), gold)
+                except ExpressionError:
+                    pass
+        return right / max(1, len(texts))
+
     def solve(self, texts: list[str]) -> list[Solution]:
         """One problem at a time (batch 1, what a device does); bad input gives ``error``."""
         return [self.solve_one(t) for t in texts]
