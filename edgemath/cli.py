@@ -265,5 +265,19 @@ def bench(
         _fail(str(e))
 
 
+@app.command()
+def demo(
+    out_dir: Path = typer.Option(Path("runs/demo"), "--out", help="Where the demo's runs and exports go."),
+    limit: int = typer.Option(400, help="Training problems used."),
+    epochs: int = typer.Option(6, help="Teacher epochs."),
+    encoder: Optional[str] = typer.Option(None, help="BERT-family checkpoint dir (default: all-MiniLM-L6-v2 package)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+):
+    """The whole pipeline on the embedded data in ~5 minutes: train, compress, export int8, solve."""
+    from edgemath.demo import DemoConfig, run
+
+    run(DemoConfig(out=out_dir, encoder=encoder, limit=limit, epochs=epochs, device=device), err)
+
+
 if __name__ == "__main__":
     app()

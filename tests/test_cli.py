@@ -55,3 +55,12 @@ def test_train_then_evaluate_tiny(tiny_encoder, tmp_path):
 def test_train_bad_args(tmp_path):
     res = runner.invoke(app, ["train", "--epochs", "0", "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "--epochs must be at least 1" in res.output
+
+
+def test_demo_end_to_end_tiny(tiny_encoder, tmp_path):
+    pytest.importorskip("torch")
+    res = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--encoder", str(tiny_encoder),
+                              "--limit", "24", "--epochs", "1", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    assert "student (int8" in res.output and "teacher fp32 vs student int8" in res.output
+    assert (tmp_path / "demo" / "exports" / "student-int8" / "encoder.onnx").is_file()
