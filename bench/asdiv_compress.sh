@@ -19,8 +19,8 @@ job() {  # job NAME OUTDIR CMD...
   "$@" > "$RUNS/logs/$name.log" 2>&1 && echo "$(date +%T) done $name" || echo "$(date +%T) FAILED $name (see $RUNS/logs/$name.log)"
 }
 
-# 30%/50% with 3 recursive rounds of 3 epochs; ablation rows get the same 9 epochs in one round.
-C="$EM compress --teacher $TEACHER --data asdiv-a:0 --epochs 3"
+# 30%/50% with 3 recursive rounds of 2 epochs; ablation rows get the same 6 epochs in one round.
+C="$EM compress --teacher $TEACHER --data asdiv-a:0 --epochs 2"
 queue_a() {
   job teacher-asdiv-a-0 "$TEACHER" $EM train --data asdiv-a:0 --out "$TEACHER" --epochs 30
   job teacher-mawps-0 "$RUNS/teacher-mawps-0" $EM train --data mawps:0 --out "$RUNS/teacher-mawps-0" --epochs 25
@@ -32,8 +32,8 @@ queue_b() {
   while [ ! -f "$TEACHER/manifest.json" ]; do sleep 30; done
   job c30 "$RUNS/c30-alpha0.5" $C --prune-heads 0.3 --rounds 3 --alpha 0.5 --out "$RUNS/c30-alpha0.5"
   job c50 "$RUNS/c50-alpha0.5" $C --prune-heads 0.5 --rounds 3 --alpha 0.5 --out "$RUNS/c50-alpha0.5"
-  job prune-only "$RUNS/c30-prune-only" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 9 --prune-heads 0.3 --rounds 1 --no-distill --out "$RUNS/c30-prune-only"
-  job one-round "$RUNS/c30-one-round" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 9 --prune-heads 0.3 --rounds 1 --out "$RUNS/c30-one-round"
+  job prune-only "$RUNS/c30-prune-only" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 6 --prune-heads 0.3 --rounds 1 --no-distill --out "$RUNS/c30-prune-only"
+  job one-round "$RUNS/c30-one-round" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 6 --prune-heads 0.3 --rounds 1 --out "$RUNS/c30-one-round"
   job alpha0.7 "$RUNS/c30-alpha0.7" $C --prune-heads 0.3 --rounds 3 --alpha 0.7 --out "$RUNS/c30-alpha0.7"
 }
 case "${QUEUE:-both}" in

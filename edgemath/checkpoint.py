@@ -12,7 +12,6 @@ import shutil
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
 
 from edgemath.model import DecoderConfig, Solver
 from edgemath.runtime.tokenize import ProblemTokenizer

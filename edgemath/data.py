@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
 from edgemath.runtime.expression import (
-    ExpressionError, Tree, answers_match, evaluate, is_slot, parse_infix, parse_prefix, to_prefix,
+    ExpressionError, Tree, answers_match, evaluate, parse_infix, parse_prefix, to_prefix,
 )
 from edgemath.runtime.numbers import extract_numbers, format_number
 
