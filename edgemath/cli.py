@@ -227,8 +227,8 @@ def solve(
             prefix = "" if text is not None else f"{item.id}: "
             typer.echo(f"{prefix}{sol.equation} = {format_number(round(sol.answer, 6))}")
     stats = latency_summary(latencies)
-    if len(items) > 1 or not as_json:
-        name = solver.manifest.get("config", {}).get("run", str(solver.dir))
+    if file is not None:  # a batch: the latency report
+        name = solver.dir.name
         err.print(f"[dim]{stats.get('problems', 0)} solved, {failed} failed; p50 {stats.get('p50_ms', 0):.1f} ms, "
                   f"p95 {stats.get('p95_ms', 0):.1f} ms, p99 {stats.get('p99_ms', 0):.1f} ms, "
                   f"{stats.get('throughput_per_s', 0):.1f}/s; threads {threads or 'default'}; model {name} "
