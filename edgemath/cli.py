@@ -60,6 +60,8 @@ def train(
     encoder_lr: float = typer.Option(8e-5, help="Encoder learning rate.", rich_help_panel="Schedule"),
     max_steps: Optional[int] = typer.Option(None, help="Stop after N steps (smoke runs).", rich_help_panel="Schedule"),
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
+    ema_decay: float = typer.Option(0.995, help="Weight averaging for evaluation and saving (0: off).", rich_help_panel="Schedule"),
+    quantity_layers: int = typer.Option(1, help="Self-attention layers over the quantities (0: off).", rich_help_panel="Model"),
     seed: int = typer.Option(0, help="Random seed."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
@@ -72,7 +74,7 @@ def train(
     try:
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
-                          data_dir=data_dir)
+                          data_dir=data_dir, ema_decay=ema_decay, quantity_layers=quantity_layers)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError) as e:
         _fail(str(e))

@@ -36,6 +36,8 @@ class TrainConfig:
     warmup: float = 0.1
     """Fraction of steps with linear warm-up."""
     hidden: int = 256
+    quantity_layers: int = 1
+    """Self-attention layers over the problem's quantities before decoding (0 turns it off)."""
     max_length: int = 256
     const_min_count: int = 2
     """A constant joins the decoder's set when it occurs in at least this many training equations."""
@@ -103,7 +105,7 @@ def build_solver(cfg: TrainConfig, train: list[Problem]):
         raise ValueError(f"--encoder {enc_path}: no tokenizer.json beside the weights")
     encoder = AutoModel.from_pretrained(enc_path, add_pooling_layer=False, attn_implementation="eager")
     ops, consts = learn_vocab(train, cfg.const_min_count)
-    dcfg = DecoderConfig(hidden=cfg.hidden, ops=ops, constants=consts,
+    dcfg = DecoderConfig(hidden=cfg.hidden, ops=ops, constants=consts, quantity_layers=cfg.quantity_layers,
                          encoder_hidden=encoder.config.hidden_size)
     tok = ProblemTokenizer.from_file(enc_path / "tokenizer.json", cfg.max_length)
     return Solver(encoder, dcfg), tok, enc_path
