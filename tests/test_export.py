@@ -7,6 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from edgemath.export.check import ParityError
 from edgemath.export.run import ExportConfig, run as export
 
 
@@ -45,7 +46,7 @@ def test_int8_drop_threshold_fails_loudly(tiny_teacher, tmp_path, monkeypatch):
         return real(sess, problems) - (0.5 if len(calls) > 1 else 0.0)
 
     monkeypatch.setattr(er, "_accuracy", worse_after_quantization)
-    with pytest.raises(er.ParityError if hasattr(er, "ParityError") else Exception, match="int8 loses"):
+    with pytest.raises(ParityError, match="int8 loses"):
         export(ExportConfig(run=tiny_teacher, out=tmp_path / "q", limit=10, int8=True, max_int8_drop=1.0))
     assert not (tmp_path / "q").exists()
 
@@ -95,3 +96,28 @@ def test_static_int8_with_calibration(tiny_teacher, tmp_path):
     assert m["graph_bytes"]["encoder.onnx"] < 0.5 * (tiny_teacher / "checkpoint" / "encoder" / "model.safetensors").stat().st_size
     with pytest.raises(ValueError, match="--static needs --int8"):
         ExportConfig(run=tiny_teacher, out=tmp_path / "x", static=True)
+
+
+def test_a_wrong_fusion_is_caught(tiny_student, tmp_path, monkeypatch):
+    """A fused graph that computes something else must fail the export, not ship."""
+    import onnx
+    from onnx import numpy_helper
+
+    import edgemath.export.run as er
+
+    real = er.optimize_encoder
+
+    def fuse_wrongly(path):
+        stats = real(path)
+        model = onnx.load(str(path))
+        init = max(model.graph.initializer, key=lambda t: int(np.prod(t.dims)) if len(t.dims) == 2 else 0)
+        w = numpy_helper.to_array(init).copy()
+        w[:, : w.shape[1] // 4] *= 1.5  # like a head-count mix-up: part of a projection scaled
+        init.CopyFrom(numpy_helper.from_array(w, init.name))
+        onnx.save(model, str(path))
+        return stats
+
+    monkeypatch.setattr(er, "optimize_encoder", fuse_wrongly)
+    with pytest.raises(ParityError, match="wrong fusion"):
+        export(ExportConfig(run=tiny_student, out=tmp_path / "f", limit=10, optimize=True))
+    assert not (tmp_path / "f").exists()
