@@ -71,7 +71,10 @@ def _optimum_exports(teacher: Path, base_export: Path, work: Path) -> dict[str, 
 
     from edgemath.checkpoint import check_checkpoint_dir
 
+    from edgemath.manifest import file_sha256
+
     ckpt = check_checkpoint_dir(teacher)
+    work = work / file_sha256(ckpt / "encoder" / "model.safetensors")[:16]  # never reuse another model's export
     hf = work / "hf-encoder"
     if not (hf / "config.json").is_file():
         shutil.copytree(ckpt / "encoder", hf, dirs_exist_ok=True)
@@ -196,8 +199,8 @@ def run(cfg: BenchConfig, console=None) -> dict:
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     cfg.out.write_text(json.dumps(doc, indent=2))
     table = Table(title=f"edgemath bench on {cfg.data} ({len(timed)} problems timed at batch 1, {len(dev)} scored)")
-    cols = ["variant", "MB"] + [f"enc p50/p95 {t}t ms" for t in cfg.threads] + [f"solve p50 {t}t" for t in cfg.threads] + \
-        ["b32 /s", "acc", "enc vs torch", "enc vs opt-int8"]
+    cols = ["variant", "MB"] + [f"encoder p50/p95 ms, {t} thr" for t in cfg.threads] + \
+        [f"solve p50 ms, {t} thr" for t in cfg.threads] + ["batch-32 problems/s", "accuracy", "encoder vs torch", "encoder vs optimum int8"]
     for c in cols:
         table.add_column(c, justify="left" if c == "variant" else "right")
     for name, r in rows.items():
@@ -206,6 +209,6 @@ def run(cfg: BenchConfig, console=None) -> dict:
                       *[f"{r[f'solve_t{t}']['p50_ms']:.2f}" for t in cfg.threads],
                       f"{r['throughput_b32_per_s']:.0f}", f"{r['accuracy']:.4f}",
                       f"{r.get('encoder_vs_pytorch', float('nan')):.2f}x", f"{r.get('encoder_vs_optimum_int8', float('nan')):.2f}x")
-    Console().print(table)
+    Console(width=200).print(table)
     console.print(f"wrote {cfg.out}")
     return doc

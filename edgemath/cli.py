@@ -248,6 +248,7 @@ def bench(
     threads: str = typer.Option("1,2", help="Thread counts to time, comma-separated."),
     quick: bool = typer.Option(False, "--quick", help="20 problems, one repeat, 40 scored: under a minute."),
     out_file: Path = typer.Option(Path("bench/results/bench.json"), "--out", help="JSON to write."),
+    work: Path = typer.Option(Path("runs/bench-work"), help="Scratch folder for optimum's exports (cached per encoder)."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
     """Latency, throughput, size and accuracy of solver variants, side by side in one run."""
@@ -261,7 +262,7 @@ def bench(
     try:
         cfg = BenchConfig(exports=list(exports or []), teacher=teacher, data=data, problems=problems,
                           threads=tuple(int(t) for t in threads.split(",")), quick=quick, out=out_file,
-                          data_dir=data_dir)
+                          work=work, data_dir=data_dir)
         run(cfg, err)
     except (DataError, CheckpointError, ModelDirError, ValueError) as e:
         _fail(str(e))

@@ -105,7 +105,7 @@ def test_bench_quick_side_by_side(tiny_teacher, tiny_student, model_dir, tmp_pat
     student = run(ExportConfig(run=tiny_student, out=tmp_path / "student-int8", limit=8, int8=True, max_int8_drop=100))
     out = tmp_path / "bench.json"
     res = runner.invoke(app, ["bench", str(model_dir), str(student), "--teacher", str(tiny_teacher), "--quick",
-                              "--threads", "1", "--out", str(out)])
+                              "--threads", "1", "--out", str(out), "--work", str(tmp_path / "work")])
     assert res.exit_code == 0, res.output
     doc = json.loads(out.read_text())
     rows = doc["rows"]
