@@ -19,7 +19,7 @@ def row(name: str, m: dict, teacher_acc: float) -> str:
     b, a = met["before"], met["after"]
     kept = met["rounds"][-1]["kept_per_layer"]
     acc = a["dev_acc"]
-    return (f"| {name} | {cfg['prune_heads']:.0%} | {cfg['rounds']} | {'yes' if cfg['distill'] else 'no'} | {cfg['alpha']} | "
+    return (f"| {name} | {cfg['prune_heads']:.0%} | {cfg['rounds']} x {cfg['epochs']} | {'yes' if cfg['distill'] else 'no'} | {cfg['alpha']} | "
             f"{' '.join(map(str, kept))} | {100 * acc:.2f} | {100 * (acc - teacher_acc):+.2f} | "
             f"{100 * (a['params']['total'] / b['params']['total'] - 1):+.1f}% | "
             f"{100 * (a['params']['attention'] / b['params']['attention'] - 1):+.1f}% | "
@@ -27,14 +27,14 @@ def row(name: str, m: dict, teacher_acc: float) -> str:
 
 
 def main(runs: Path) -> None:
-    head = ("| run | heads pruned | rounds | distill | alpha | heads kept per layer | dev acc % | vs teacher | "
+    head = ("| run | heads pruned | rounds x epochs | distill | alpha | heads kept per layer | dev acc % | vs teacher | "
             "params | attention params | encoder FLOPs | minutes |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     teacher = load(runs / "teacher-asdiv-a-0")
     t_acc = teacher["metrics"]["dev_acc"] if teacher else float("nan")
     print(f"Teacher (runs/teacher-asdiv-a-0): dev accuracy {100 * t_acc:.2f}% on ASDiv-A fold 0 (238 problems; "
           f"one problem = 0.42 points).\n")
     groups = {
-        "Main rows (3 recursive rounds of 2 epochs, alpha 0.5)": ["c30-alpha0.5", "c50-alpha0.5"],
+        "Main rows (alpha 0.5)": ["c30-alpha0.5", "c30-one-round", "c50-alpha0.5", "c50-one-round", "c50-rec4"],
         "Alpha sweep at 30% (3 rounds)": [f"c30-alpha{a}" for a in ("0.0", "0.3", "0.5", "0.7", "1.0")],
         "Ablation at 30% (same 6 epochs in total)": ["c30-prune-only", "c30-one-round", "c30-alpha0.5"],
     }
