@@ -41,6 +41,7 @@ queue_b() {
 queue_c() {
   job c50-one-round "$RUNS/c50-one-round" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 6 --prune-heads 0.5 --rounds 1 --out "$RUNS/c50-one-round"
   job c50-rec4 "$RUNS/c50-rec4" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 4 --prune-heads 0.5 --rounds 3 --out "$RUNS/c50-rec4"
+  job c50-one-round-alpha0.0 "$RUNS/c50-one-round-alpha0.0" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 6 --prune-heads 0.5 --rounds 1 --alpha 0.0 --out "$RUNS/c50-one-round-alpha0.0"
 }
 case "${QUEUE:-both}" in
   a) queue_a ;;

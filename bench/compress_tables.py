@@ -34,7 +34,8 @@ def main(runs: Path) -> None:
     print(f"Teacher (runs/teacher-asdiv-a-0): dev accuracy {100 * t_acc:.2f}% on ASDiv-A fold 0 (238 problems; "
           f"one problem = 0.42 points).\n")
     groups = {
-        "Main rows (alpha 0.5)": ["c30-alpha0.5", "c30-one-round", "c50-alpha0.5", "c50-one-round", "c50-rec4"],
+        "Main rows": ["c30-alpha0.5", "c30-one-round", "c50-alpha0.5", "c50-one-round", "c50-rec4",
+                      "c50-one-round-alpha0.0"],
         "Alpha sweep at 30% (3 rounds)": [f"c30-alpha{a}" for a in ("0.0", "0.3", "0.5", "0.7", "1.0")],
         "Ablation at 30% (same 6 epochs in total)": ["c30-prune-only", "c30-one-round", "c30-alpha0.5"],
     }
