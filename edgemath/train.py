@@ -227,7 +227,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
     rng = random.Random(cfg.seed)
     amp = device.startswith("cuda")
     best, history, step = -1.0, [], 0
-    ema = EMA(solver, cfg.ema_decay) if getattr(cfg, "ema_decay", 0) else None
+    ema = EMA(solver, cfg.ema_decay) if cfg.ema_decay else None
     averaged = ema.applied if ema else (lambda m: contextlib.nullcontext(m))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("loss {task.fields[loss]:.3f} dev {task.fields[dev]}"), TimeRemainingColumn(),

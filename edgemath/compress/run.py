@@ -170,9 +170,12 @@ def run_round(k, cfg, teacher, teacher_mask, tok, examples, dev, device, console
     t0 = time.time()
     _, history = fit(student, tok, examples, dev, cfg, device, console, on_best, loss_fn=loss_fn,
                      before_step=before_step, evaluate_fn=evaluate_fn, label=f"round {k}/{cfg.rounds}")
-    if "state" not in best:  # no evaluation happened at r_k: fix the mask there and measure
+    if "state" not in best:  # no evaluation happened at r_k (very short runs): fix the mask there
         state["mask"] = select_heads(scores(), r_k)
-        history.append({"note": "final mask selected at r_k after training", "dev_acc": evaluate_fn()})
+        acc = accuracy(predict(student, tok, dev, device=device, head_mask=state["mask"]))
+        best.update(acc=acc, state={k: v.detach().clone() for k, v in student.state_dict().items()},
+                    mask=state["mask"].clone())
+        history.append({"note": "mask fixed at r_k after training", "dev_acc": acc})
     student.load_state_dict(best["state"])
     return student, best["mask"], {"round": k, "ratio": r_k, "dev_acc": best["acc"],
                                    "history": history, "wall_time_s": time.time() - t0}
