@@ -43,9 +43,15 @@ queue_c() {
   job c50-rec4 "$RUNS/c50-rec4" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 4 --prune-heads 0.5 --rounds 3 --out "$RUNS/c50-rec4"
   job c50-one-round-alpha0.0 "$RUNS/c50-one-round-alpha0.0" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 6 --prune-heads 0.5 --rounds 1 --alpha 0.0 --out "$RUNS/c50-one-round-alpha0.0"
 }
+# Controls: is the score better than chance, and what does the other entropy sign do?
+queue_d() {
+  job c30-random "$RUNS/c30-one-round-random" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 6 --prune-heads 0.3 --rounds 1 --scorer random --out "$RUNS/c30-one-round-random"
+  job c50-entropy-high "$RUNS/c50-one-round-alpha0.0-high" $EM compress --teacher "$TEACHER" --data asdiv-a:0 --epochs 6 --prune-heads 0.5 --rounds 1 --alpha 0.0 --entropy-sign high --out "$RUNS/c50-one-round-alpha0.0-high"
+}
 case "${QUEUE:-both}" in
   a) queue_a ;;
   b) queue_b ;;
   c) queue_c ;;
+  d) queue_d ;;
   *) queue_a & { queue_b; queue_c; } & wait ;;
 esac
