@@ -18,8 +18,9 @@ def row(name: str, m: dict, teacher_acc: float) -> str:
     met, cfg = m["metrics"], m["config"]
     b, a = met["before"], met["after"]
     kept = met["rounds"][-1]["kept_per_layer"]
+    score = "random" if cfg.get("scorer") == "random" else f"alpha {cfg['alpha']}, {cfg.get('entropy_sign', 'low')} entropy kept"
     acc = a["dev_acc"]
-    return (f"| {name} | {cfg['prune_heads']:.0%} | {cfg['rounds']} x {cfg['epochs']} | {'yes' if cfg['distill'] else 'no'} | {cfg['alpha']} | "
+    return (f"| {name} | {cfg['prune_heads']:.0%} | {cfg['rounds']} x {cfg['epochs']} | {'yes' if cfg['distill'] else 'no'} | {score} | "
             f"{' '.join(map(str, kept))} | {100 * acc:.2f} | {100 * (acc - teacher_acc):+.2f} | "
             f"{100 * (a['params']['total'] / b['params']['total'] - 1):+.1f}% | "
             f"{100 * (a['params']['attention'] / b['params']['attention'] - 1):+.1f}% | "
@@ -27,7 +28,7 @@ def row(name: str, m: dict, teacher_acc: float) -> str:
 
 
 def main(runs: Path) -> None:
-    head = ("| run | heads pruned | rounds x epochs | distill | alpha | heads kept per layer | dev acc % | vs teacher | "
+    head = ("| run | heads pruned | rounds x epochs | distill | score | heads kept per layer | dev acc % | vs teacher | "
             "params | attention params | encoder FLOPs | minutes |\n|---|---|---|---|---|---|---|---|---|---|---|---|")
     teacher = load(runs / "teacher-asdiv-a-0")
     t_acc = teacher["metrics"]["dev_acc"] if teacher else float("nan")
@@ -38,6 +39,8 @@ def main(runs: Path) -> None:
                       "c50-one-round-alpha0.0"],
         "Alpha sweep at 30% (3 rounds)": [f"c30-alpha{a}" for a in ("0.0", "0.3", "0.5", "0.7", "1.0")],
         "Ablation at 30% (same 6 epochs in total)": ["c30-prune-only", "c30-one-round", "c30-alpha0.5"],
+        "Controls (one round x 6 epochs)": ["c30-one-round-random", "c30-one-round", "c50-one-round-alpha0.0-high",
+                                            "c50-one-round-alpha0.0"],
     }
     for title, names in groups.items():
         print(f"### {title}\n\n{head}")
