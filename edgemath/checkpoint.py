@@ -7,12 +7,11 @@ is renamed into place, so a crash never leaves a half-written checkpoint that lo
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
 
+from edgemath.manifest import fresh_dir, swap_into_place
 from edgemath.model import DecoderConfig, Solver
 from edgemath.runtime.tokenize import ProblemTokenizer
 
@@ -48,21 +47,13 @@ def check_checkpoint_dir(path: Path) -> Path:
 def save_solver(solver: Solver, tok: ProblemTokenizer, out: Path) -> Path:
     from safetensors.torch import save_file
 
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = fresh_dir(out)
     solver.encoder.save_pretrained(tmp / "encoder", safe_serialization=True)
     state = {k: v.detach().contiguous().cpu() for k, v in solver.decoder.state_dict().items()}
     save_file(state, str(tmp / "decoder.safetensors"))
     (tmp / "solver.json").write_text(json.dumps({**asdict(solver.cfg), "max_length": tok.max_length}, indent=2))
     tok.save(tmp / "tokenizer.json")
-    old = out.with_name(out.name + ".old")
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
-    return out
+    return swap_into_place(tmp, out)
 
 
 def load_solver(path: Path, device: str = "cpu") -> tuple[Solver, ProblemTokenizer]:

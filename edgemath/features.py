@@ -6,6 +6,7 @@ import torch
 from edgemath.data import Problem
 from edgemath.model import Batch, DecoderConfig, tree_to_steps
 from edgemath.runtime.expression import parse_prefix
+from edgemath.runtime.solver import collate_np
 from edgemath.runtime.tokenize import Encoded, ProblemTokenizer
 
 
@@ -26,24 +27,13 @@ def gold_steps(p: Problem, enc: Encoded, cfg: DecoderConfig):
 
 
 def collate(encs: list[Encoded], pad_id: int, steps: list | None = None) -> Batch:
-    b = len(encs)
-    t = max(len(e.ids) for e in encs)
-    n = max(1, max(len(e.numbers) for e in encs))
-    ids = torch.full((b, t), pad_id, dtype=torch.long)
-    att = torch.zeros(b, t, dtype=torch.long)
-    pool = torch.zeros(b, n, t)
-    num_mask = torch.zeros(b, n, dtype=torch.bool)
-    for k, e in enumerate(encs):
-        ids[k, : len(e.ids)] = torch.tensor(e.ids)
-        att[k, : len(e.ids)] = 1
-        for x, (s, end) in enumerate(e.spans):
-            if end > s:
-                pool[k, x, s:end] = 1.0 / (end - s)
-                num_mask[k, x] = True
-    batch = Batch(ids, att, pool, num_mask)
+    """The runtime's padding (``collate_np``) as tensors, plus gold steps re-indexed for it."""
+    ids, att, pool, num_mask = collate_np(encs, pad_id)
+    batch = Batch(*(torch.from_numpy(a) for a in (ids, att, pool, num_mask)))
     if steps is not None:
+        n = num_mask.shape[1]
         s_max = max(1, max(len(s) for s in steps))
-        st = torch.full((b, s_max, 3), -1, dtype=torch.long)
+        st = torch.full((len(encs), s_max, 3), -1, dtype=torch.long)
         for k, (e, ss) in enumerate(zip(encs, steps)):
             n_k = len(e.numbers)
             for x, (op, i, j) in enumerate(ss):

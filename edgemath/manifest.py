@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 import platform
+import shutil
 import time
 from pathlib import Path
 
@@ -29,6 +30,25 @@ def write_manifest(out: Path, **fields) -> Path:
     tmp.write_text(json.dumps(doc, indent=2, default=str))
     os.replace(tmp, path)
     return path
+
+
+def fresh_dir(out: Path) -> Path:
+    """An empty temporary sibling of ``out`` to write a stage's output into."""
+    tmp = Path(out).with_name(Path(out).name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def swap_into_place(tmp: Path, out: Path) -> Path:
+    """Move a finished ``tmp`` directory to ``out`` by renames, so ``out`` is never half-written."""
+    out = Path(out)
+    old = out.with_name(out.name + ".old")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+    return out
 
 
 def read_manifest(run: Path) -> dict:

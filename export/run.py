@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edgemath.manifest import file_sha256, write_manifest
+from edgemath.manifest import file_sha256, fresh_dir, swap_into_place, write_manifest
 
 MIN_OPSET, MAX_OPSET = 14, 21
 GRAPH_NAMES = ("encoder.onnx", "quantities.onnx", "step.onnx")
@@ -106,9 +106,7 @@ def run(cfg: ExportConfig, console=None) -> Path:
     dev = load_splits(data, cfg.data_dir).dev.problems
     if cfg.limit:
         dev = dev[: cfg.limit]
-    tmp = cfg.out.with_name(cfg.out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = fresh_dir(cfg.out)
     with torch.no_grad():
         export_graphs(solver, tmp, cfg.opset)
     tok.save(tmp / "tokenizer.json")
@@ -168,10 +166,6 @@ def run(cfg: ExportConfig, console=None) -> Path:
                    precision=("int8-static" if cfg.static else "int8") if cfg.int8 else "fp32", opset=cfg.opset, graph_bytes=sizes,
                    total_bytes=sum(sizes.values()), parity=report, source_manifest=run_manifest.get("metrics", {}),
                    wall_time_s=time.time() - t0)
-    old = cfg.out.with_name(cfg.out.name + ".old")
-    if cfg.out.exists():
-        cfg.out.replace(old)
-    tmp.replace(cfg.out)
-    shutil.rmtree(old, ignore_errors=True)
+    swap_into_place(tmp, cfg.out)
     console.print(f"exported {cfg.out}: {sum(sizes.values()) / 1e6:.1f} MB ({'int8' if cfg.int8 else 'fp32'})")
     return cfg.out

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -122,7 +121,7 @@ def run_round(k, cfg, teacher, teacher_mask, tok, examples, dev, device, console
     teacher.eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    state = {"mask": teacher_mask.clone()}
+    state = {"mask": teacher_mask.clone(), "ratio": r_prev}
     score_batches = [collate([e for e, _ in examples[i:i + cfg.batch_size]], tok.pad_id)
                      for i in range(0, min(len(examples), cfg.score_batches * cfg.batch_size), cfg.batch_size)]
 
@@ -135,8 +134,8 @@ def run_round(k, cfg, teacher, teacher_mask, tok, examples, dev, device, console
     def before_step(step, total):
         t_prune = max(1, int(cfg.prune_frac * total))
         if step <= t_prune and (step % cfg.refresh_every == 0 or step == t_prune):
-            ratio = cubic_schedule(step, t_prune, r_prev, r_k, cfg.schedule_power)
-            state["mask"] = select_heads(scores(), ratio)
+            state["ratio"] = cubic_schedule(step, t_prune, r_prev, r_k, cfg.schedule_power)
+            state["mask"] = select_heads(scores(), state["ratio"])
 
     def loss_fn(batch):
         mask = state["mask"]
@@ -158,8 +157,7 @@ def run_round(k, cfg, teacher, teacher_mask, tok, examples, dev, device, console
         """Dev accuracy with the current mask; once the mask has reached r_k, the best such
         state is kept (the teacher was chosen by dev accuracy too: the same protocol)."""
         acc = accuracy(predict(student, tok, dev, device=device, head_mask=state["mask"]))
-        final = int((~state["mask"]).sum()) == math.floor(r_k * state["mask"].numel() + 1e-9)
-        if final and acc > best["acc"]:
+        if state["ratio"] == r_k and acc > best["acc"]:
             best.update(acc=acc, state={k: v.detach().clone() for k, v in student.state_dict().items()},
                         mask=state["mask"].clone())
         return acc
@@ -171,11 +169,8 @@ def run_round(k, cfg, teacher, teacher_mask, tok, examples, dev, device, console
     _, history = fit(student, tok, examples, dev, cfg, device, console, on_best, loss_fn=loss_fn,
                      before_step=before_step, evaluate_fn=evaluate_fn, label=f"round {k}/{cfg.rounds}")
     if "state" not in best:  # no evaluation happened at r_k (very short runs): fix the mask there
-        state["mask"] = select_heads(scores(), r_k)
-        acc = accuracy(predict(student, tok, dev, device=device, head_mask=state["mask"]))
-        best.update(acc=acc, state={k: v.detach().clone() for k, v in student.state_dict().items()},
-                    mask=state["mask"].clone())
-        history.append({"note": "mask fixed at r_k after training", "dev_acc": acc})
+        state["ratio"], state["mask"] = r_k, select_heads(scores(), r_k)
+        history.append({"note": "mask fixed at r_k after training", "dev_acc": evaluate_fn()})
     student.load_state_dict(best["state"])
     return student, best["mask"], {"round": k, "ratio": r_k, "dev_acc": best["acc"],
                                    "history": history, "wall_time_s": time.time() - t0}
