@@ -58,15 +58,15 @@ def save_solver(solver: Solver, tok: ProblemTokenizer, out: Path) -> Path:
 
 def load_solver(path: Path, device: str = "cpu") -> tuple[Solver, ProblemTokenizer]:
     from safetensors.torch import load_file
-    from transformers import AutoModel
+
+    from edgemath.compress.ffn import load_encoder
 
     ckpt = check_checkpoint_dir(path)
     meta = json.loads((ckpt / "solver.json").read_text())
     max_length = meta.pop("max_length", 256)
     meta.setdefault("quantity_layers", 0)  # runs written before the quantity mixer existed
     cfg = DecoderConfig(**meta)
-    encoder = AutoModel.from_pretrained(ckpt / "encoder", use_safetensors=True, add_pooling_layer=False,
-                                        attn_implementation="eager")
+    encoder = load_encoder(ckpt / "encoder")
     solver = Solver(encoder, cfg)
     solver.decoder.load_state_dict(load_file(str(ckpt / "decoder.safetensors")))
     tok = ProblemTokenizer.from_file(ckpt / "tokenizer.json", max_length)

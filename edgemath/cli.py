@@ -125,6 +125,9 @@ def compress(
     data: str = typer.Option("asdiv-a:0", "--data", help="Data spec to distil on."),
     out_dir: Path = typer.Option(Path("runs/student"), "--out", help="Run directory to write."),
     prune_heads: float = typer.Option(0.3, help="Final fraction of attention heads removed.", rich_help_panel="Pruning"),
+    prune_ffn: float = typer.Option(0.0, help="Final fraction of FFN neurons removed.", rich_help_panel="Pruning"),
+    prune_vocab: bool = typer.Option(False, "--prune-vocab", help="Keep only the tokens of the training texts and GSM8K train (seen twice).", rich_help_panel="Pruning"),
+    vocab_min_count: int = typer.Option(2, help="With --prune-vocab: keep GSM8K tokens seen this often.", rich_help_panel="Pruning"),
     rounds: int = typer.Option(3, help="Recursive distillation rounds.", rich_help_panel="Pruning"),
     alpha: float = typer.Option(0.5, help="alpha * weight norm + (1 - alpha) * attention focus.", rich_help_panel="Pruning"),
     entropy_sign: str = typer.Option("low", help="low: focused heads are important; high: broad heads are.", rich_help_panel="Pruning"),
@@ -133,6 +136,7 @@ def compress(
     distill: bool = typer.Option(True, "--distill/--no-distill", help="Distil from the teacher (off: task loss only).", rich_help_panel="Distillation"),
     tau: float = typer.Option(2.0, help="Distillation temperature.", rich_help_panel="Distillation"),
     beta: float = typer.Option(100.0, help="Weight of the attention-map MSE.", rich_help_panel="Distillation"),
+    gamma: float = typer.Option(0.0, help="Weight of the final-hidden-state MSE (0: off).", rich_help_panel="Distillation"),
     lambda1: float = typer.Option(1.0, help="Weight of the distillation terms.", rich_help_panel="Distillation"),
     lambda2: float = typer.Option(1.0, help="Weight of the task loss.", rich_help_panel="Distillation"),
     epochs: int = typer.Option(4, help="Epochs per round.", rich_help_panel="Schedule"),
@@ -143,13 +147,15 @@ def compress(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
-    """Prune attention heads progressively with recursive distillation, then bake a smaller model."""
+    """Prune attention heads (and FFN neurons) progressively with recursive distillation, then bake
+    a smaller model; --prune-vocab also drops unneeded tokens. With nothing to prune, no training."""
     from edgemath.checkpoint import CheckpointError
     from edgemath.compress.run import CompressConfig, run
     from edgemath.data import DataError
 
     try:
-        cfg = CompressConfig(teacher=teacher, data=data, out=out_dir, prune_heads=prune_heads, rounds=rounds,
+        cfg = CompressConfig(teacher=teacher, data=data, out=out_dir, prune_heads=prune_heads, prune_ffn=prune_ffn,
+                             prune_vocab=prune_vocab, vocab_min_count=vocab_min_count, rounds=rounds, gamma=gamma,
                              alpha=alpha, entropy_sign=entropy_sign, scorer=scorer, schedule_power=schedule_power,
                              distill=distill, tau=tau, beta=beta, lambda1=lambda1, lambda2=lambda2, epochs=epochs,
                              max_steps=max_steps, limit=limit, resume=resume, seed=seed, device=device,

@@ -269,6 +269,24 @@ def read_canonical(path: Path) -> Dataset:
     return ds
 
 
+# --- GSM8K (English text only: the wider sample for vocabulary pruning) ------------------------
+
+def gsm8k_texts(split: str, data_root: str | os.PathLike | None = None, answers: bool = False) -> list[str]:
+    """Questions (with ``answers``, question + worked answer) of GSM8K ``train`` or ``test``."""
+    root = data_dir(data_root)
+    path = None if root is None else root / "gsm8k" / f"{split}.jsonl"
+    if path is None or not path.is_file():
+        raise DataError(f"GSM8K {split} not found (looked for {path or 'DATA_DIR/gsm8k/' + split + '.jsonl'}); "
+                        "pass --data-dir DIR (or set EDGEMATH_DATA) where DIR/gsm8k/ holds train.jsonl and test.jsonl")
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                out.append(row["question"] + (" " + row["answer"] if answers else ""))
+    return out
+
+
 # --- specs ---------------------------------------------------------------------------------------
 
 def parse_spec(spec: str) -> tuple[str, int | None]:

@@ -45,9 +45,9 @@ def tiny_teacher(tiny_encoder, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_student(tiny_teacher, tmp_path_factory) -> Path:
-    """The tiny teacher with half its heads baked away, unevenly across layers."""
+    """The tiny teacher with half its heads and FFN neurons baked away, unevenly across layers."""
     from edgemath.compress.run import CompressConfig, run
 
     out = tmp_path_factory.mktemp("student")
-    return run(CompressConfig(teacher=tiny_teacher, data="asdiv-a:0", out=out, prune_heads=0.5, rounds=1, limit=32,
+    return run(CompressConfig(teacher=tiny_teacher, data="asdiv-a:0", out=out, prune_heads=0.5, prune_ffn=0.5, rounds=1, limit=32,
                               max_steps=2, epochs=1, batch_size=8, device="cpu", scorer="random"))

@@ -130,4 +130,5 @@ def test_ddp_two_cpu_ranks_agree_on_masks(tiny_teacher, tmp_path):
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
     assert r0["world"] == r1["world"] == 2
     assert r0["mask"] == r1["mask"] and sum(map(sum, r0["mask"])) == 4
+    assert r0["ffn"] == r1["ffn"] and sum(map(sum, r0["ffn"])) == 64
     assert r0["checksum"] == pytest.approx(r1["checksum"], rel=1e-9)

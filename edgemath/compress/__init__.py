@@ -2,6 +2,8 @@
 attention entropy), which schedule (cubic), kept apart so each can be swapped.
 
     structure.py  count, mask, cost (params, FLOPs) and bake (slice out) attention heads
+    ffn.py        the same for FFN neurons: gate, score (|activation| x weight), bake, reload
+    vocab.py      keep the tokens the solver needs; remap tokenizer and embeddings
     score.py      head importance S = alpha * weight_norm + (1 - alpha) * focus
     schedule.py   p_t = p_final + (p_init - p_final) * (1 - t/T)^n, and mask selection
     distill.py    lambda1 * (tau^2 KL + beta * attention MSE) + lambda2 * task loss

@@ -27,6 +27,12 @@ class CompressConfig:
     out: Path = Path("runs/student")
     prune_heads: float = 0.3
     """Final fraction of attention heads removed."""
+    prune_ffn: float = 0.0
+    """Final fraction of FFN intermediate neurons removed (ranked globally across layers)."""
+    prune_vocab: bool = False
+    """After baking, keep only the tokens of the training texts and a wider English sample."""
+    vocab_min_count: int = 2
+    """Tokens of the wider sample (GSM8K train) are kept when seen at least this often."""
     rounds: int = 3
     """Recursive distillation rounds; each round's student is the next round's teacher."""
     alpha: float = 0.5
@@ -45,6 +51,8 @@ class CompressConfig:
     tau: float = 2.0
     beta: float = 100.0
     """Weight of the attention-map MSE (probabilities are small: their squared error is ~1e-3)."""
+    gamma: float = 0.0
+    """Weight of an MSE between the student's and teacher's final encoder states (0: off)."""
     lambda1: float = 1.0
     lambda2: float = 1.0
     epochs: int = 4
@@ -71,6 +79,10 @@ class CompressConfig:
         problems = []
         if not 0.0 <= self.prune_heads < 1.0:
             problems.append("--prune-heads must be in [0, 1)")
+        if not 0.0 <= self.prune_ffn < 1.0:
+            problems.append("--prune-ffn must be in [0, 1)")
+        if self.vocab_min_count < 1:
+            problems.append("--vocab-min-count must be at least 1")
         if self.rounds < 1:
             problems.append("--rounds must be at least 1")
         if not 0.0 <= self.alpha <= 1.0:
@@ -88,12 +100,13 @@ class CompressConfig:
         self.teacher, self.out = Path(self.teacher), Path(self.out)
 
 
-def _save_round(student, tok, mask, info: dict, out: Path) -> None:
+def _save_round(student, tok, mask, ffn_mask, info: dict, out: Path) -> None:
     from edgemath.checkpoint import save_solver
 
     save_solver(student, tok, out / "checkpoint")
     tmp = out / "round.json.tmp"
-    tmp.write_text(json.dumps({**info, "mask": mask.int().tolist()}, indent=2))
+    ffn = None if ffn_mask is None else [m.nonzero().flatten().tolist() for m in ffn_mask]
+    tmp.write_text(json.dumps({**info, "mask": mask.int().tolist(), "ffn_kept": ffn}))
     os.replace(tmp, out / "round.json")  # written last: its presence means the round finished
 
 
@@ -105,61 +118,82 @@ def _finished_rounds(out: Path) -> list[int]:
     return sorted(done)
 
 
-def run_round(k, cfg, teacher, teacher_mask, tok, examples, dev, device, console):
-    """One round: distil teacher k into a student pruned from r_{k-1} to r_k."""
+def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, console):
+    """One round: distil teacher k into a student pruned from r_{k-1} to r_k (heads and FFN
+    neurons move on the same schedule). ``teacher_masks``: (heads, ffn or None)."""
     import torch
+    import torch.nn.functional as F
 
     from edgemath.compress.distill import attention_mse, distill_loss, step_kl
+    from edgemath.compress.ffn import ffn_gates, ffn_scores
     from edgemath.compress.schedule import cubic_schedule, select_heads
     from edgemath.compress.score import entropy_scores, head_importance, random_scores, weight_norm_scores
     from edgemath.evaluate import accuracy, predict
     from edgemath.features import collate
     from edgemath.train import fit
 
-    r_prev, r_k = cfg.prune_heads * (k - 1) / cfg.rounds, cfg.prune_heads * k / cfg.rounds
+    frac_prev, frac_k = (k - 1) / cfg.rounds, k / cfg.rounds
+    t_heads, t_ffn = teacher_masks
     student = copy.deepcopy(teacher).to(device)
     teacher.eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    state = {"mask": teacher_mask.clone(), "ratio": r_prev}
+    state = {"mask": t_heads.clone(), "ffn": None if t_ffn is None else t_ffn.clone(), "frac": frac_prev}
     score_batches = [collate([e for e, _ in examples[i:i + cfg.batch_size]], tok.pad_id)
                      for i in range(0, min(len(examples), cfg.score_batches * cfg.batch_size), cfg.batch_size)]
 
-    def scores():
+    def head_scores():
         if cfg.scorer == "random":
             return random_scores(state["mask"].shape, cfg.seed + k)
         ent = entropy_scores(student, score_batches, device)
         return head_importance(weight_norm_scores(student.encoder), ent, cfg.alpha, cfg.entropy_sign)
 
+    def neuron_scores():
+        if cfg.scorer == "random":
+            return random_scores(state["ffn"].shape, cfg.seed + 1000 + k)
+        return ffn_scores(student, score_batches, device)
+
+    def set_masks(frac):
+        """Masks at fraction ``frac`` of the way to the final ratios."""
+        state["frac"] = frac
+        state["mask"] = select_heads(head_scores(), cfg.prune_heads * frac)
+        if state["ffn"] is not None:
+            state["ffn"] = select_heads(neuron_scores(), cfg.prune_ffn * frac, min_per_layer=1)
+
     def before_step(step, total):
         t_prune = max(1, int(cfg.prune_frac * total))
         if step <= t_prune and (step % cfg.refresh_every == 0 or step == t_prune):
-            state["ratio"] = cubic_schedule(step, t_prune, r_prev, r_k, cfg.schedule_power)
-            state["mask"] = select_heads(scores(), state["ratio"])
+            set_masks(cubic_schedule(step, t_prune, frac_prev, frac_k, cfg.schedule_power))
 
     def loss_fn(batch):
-        mask = state["mask"]
         want_att = cfg.distill and cfg.beta > 0
-        out = student.encode(batch, mask, output_attentions=want_att)
+        with ffn_gates(student.encoder, state["ffn"]):
+            out = student.encode(batch, state["mask"], output_attentions=want_att)
         task, s_logits = student(batch, hidden=out.last_hidden_state)
         if not cfg.distill:
             return task
-        with torch.no_grad():
-            t_out = teacher.encode(batch, teacher_mask, output_attentions=want_att)
+        with torch.no_grad(), ffn_gates(teacher.encoder, t_ffn):
+            t_out = teacher.encode(batch, t_heads, output_attentions=want_att)
             _, t_logits = teacher(batch, hidden=t_out.last_hidden_state)
         kl = step_kl(s_logits, t_logits, batch.n_steps, cfg.tau)
-        att = attention_mse(out.attentions, t_out.attentions, mask & teacher_mask, batch.attention_mask) if want_att else kl * 0
-        return distill_loss(task, kl, att, cfg.lambda1, cfg.lambda2, cfg.beta)
+        att = (attention_mse(out.attentions, t_out.attentions, state["mask"] & t_heads, batch.attention_mask)
+               if want_att else kl * 0)
+        loss = distill_loss(task, kl, att, cfg.lambda1, cfg.lambda2, cfg.beta)
+        if cfg.gamma > 0:
+            real = batch.attention_mask.bool()
+            loss = loss + cfg.lambda1 * cfg.gamma * F.mse_loss(out.last_hidden_state[real], t_out.last_hidden_state[real])
+        return loss
 
     best = {"acc": -1.0}
 
     def evaluate_fn():
-        """Dev accuracy with the current mask; once the mask has reached r_k, the best such
+        """Dev accuracy with the current masks; once they have reached r_k, the best such
         state is kept (the teacher was chosen by dev accuracy too: the same protocol)."""
-        acc = accuracy(predict(student, tok, dev, device=device, head_mask=state["mask"]))
-        if state["ratio"] == r_k and acc > best["acc"]:
+        with ffn_gates(student.encoder, state["ffn"]):
+            acc = accuracy(predict(student, tok, dev, device=device, head_mask=state["mask"]))
+        if state["frac"] == frac_k and acc > best["acc"]:
             best.update(acc=acc, state={k: v.detach().clone() for k, v in student.state_dict().items()},
-                        mask=state["mask"].clone())
+                        mask=state["mask"].clone(), ffn=None if state["ffn"] is None else state["ffn"].clone())
         return acc
 
     def on_best(acc, epoch):
@@ -168,34 +202,48 @@ def run_round(k, cfg, teacher, teacher_mask, tok, examples, dev, device, console
     t0 = time.time()
     _, history = fit(student, tok, examples, dev, cfg, device, console, on_best, loss_fn=loss_fn,
                      before_step=before_step, evaluate_fn=evaluate_fn, label=f"round {k}/{cfg.rounds}")
-    if "state" not in best:  # no evaluation happened at r_k (very short runs): fix the mask there
-        state["ratio"], state["mask"] = r_k, select_heads(scores(), r_k)
-        history.append({"note": "mask fixed at r_k after training", "dev_acc": evaluate_fn()})
+    if "state" not in best:  # no evaluation happened at r_k (very short runs): fix the masks there
+        set_masks(frac_k)
+        history.append({"note": "masks fixed at r_k after training", "dev_acc": evaluate_fn()})
     student.load_state_dict(best["state"])
-    return student, best["mask"], {"round": k, "ratio": r_k, "dev_acc": best["acc"],
-                                   "history": history, "wall_time_s": time.time() - t0}
+    return student, (best["mask"], best["ffn"]), {
+        "round": k, "ratio": cfg.prune_heads * frac_k, "ffn_ratio": cfg.prune_ffn * frac_k,
+        "dev_acc": best["acc"], "history": history, "wall_time_s": time.time() - t0}
 
 
-def verify_bake(masked, mask, baked, tok, dev, device) -> dict:
-    """Encoder outputs and decoded equations of the baked model against the masked one."""
+def verify_bake(masked, masks, baked, tok, dev, device, baked_tok=None) -> dict:
+    """Encoder outputs and decoded equations of the baked model against the masked one
+    (``masks``: heads, FFN or None). ``baked_tok``: the baked model's own tokenizer, when the
+    vocabulary was pruned (texts must then encode to the same number of tokens to compare)."""
     import torch
 
+    from edgemath.compress.ffn import ffn_gates
     from edgemath.evaluate import predict
     from edgemath.features import collate
 
-    worst = 0.0
-    with torch.no_grad():
-        for i in range(0, min(len(dev), 128), 32):
-            batch = collate([tok.encode(p.text) for p in dev[i:i + 32]], tok.pad_id).to(device)
-            a = masked.encode(batch, mask).last_hidden_state
-            b = baked.encode(batch).last_hidden_state
-            m = batch.attention_mask.bool()
-            worst = max(worst, float((a - b).abs()[m].max()))
-    pa = predict(masked, tok, dev, device=device, head_mask=mask)
-    pb = predict(baked, tok, dev, device=device)
+    heads, ffn = masks
+    baked_tok = baked_tok or tok
+    worst, compared = 0.0, 0
+    with torch.no_grad(), ffn_gates(masked.encoder, ffn):
+        for p in dev[:128]:
+            ea, eb = tok.encode(p.text), baked_tok.encode(p.text)
+            if len(ea.ids) != len(eb.ids):
+                continue  # a word outside the kept vocabulary was spelled in smaller pieces
+            a = masked.encode(collate([ea], tok.pad_id).to(device), heads).last_hidden_state
+            b = baked.encode(collate([eb], baked_tok.pad_id).to(device)).last_hidden_state
+            worst, compared = max(worst, float((a - b).abs().max())), compared + 1
+        pa = predict(masked, tok, dev, device=device, head_mask=heads)
+    pb = predict(baked, baked_tok, dev, device=device)
     same = sum(x.equation == y.equation for x, y in zip(pa, pb))
-    return {"max_abs_diff": worst, "identical_equations": same, "problems": len(dev),
+    return {"max_abs_diff": worst, "texts_compared": compared, "identical_equations": same, "problems": len(dev),
             "accuracy": sum(p.correct for p in pb) / max(1, len(pb))}
+
+
+def vocab_texts(cfg: CompressConfig, train) -> tuple[list[str], list[str]]:
+    """(training texts, wider English sample) for vocabulary pruning."""
+    from edgemath.data import gsm8k_texts
+
+    return [p.text for p in train], gsm8k_texts("train", cfg.data_dir, answers=True)
 
 
 def run(cfg: CompressConfig, console=None) -> Path:
@@ -205,8 +253,10 @@ def run(cfg: CompressConfig, console=None) -> Path:
     from rich.table import Table
 
     from edgemath.checkpoint import load_solver, save_solver
+    from edgemath.compress.ffn import bake_ffn, ffn_shape
     from edgemath.compress.structure import bake_heads, encoder_flops, head_shape, kept_per_layer, param_counts
-    from edgemath.data import load_splits
+    from edgemath.compress.vocab import needed_ids, prune_vocab, unk_rate
+    from edgemath.data import gsm8k_texts, load_splits
     from edgemath.evaluate import accuracy, predict
     from edgemath.train import init_distributed, make_examples, pick_device, world
 
@@ -224,46 +274,73 @@ def run(cfg: CompressConfig, console=None) -> Path:
     examples, skipped = make_examples(train, tok, teacher.cfg)
     if not examples:
         raise ValueError(f"no trainable problems in {cfg.data}")
+    if cfg.prune_vocab:  # fail before training, not after, when the wider sample is missing
+        corpus, wider = vocab_texts(cfg, train)
     shape = head_shape(teacher.encoder)
-    base_mask = torch.ones(shape, dtype=torch.bool)
+    masks = (torch.ones(shape, dtype=torch.bool),
+             torch.ones(ffn_shape(teacher.encoder), dtype=torch.bool) if cfg.prune_ffn > 0 else None)
     seq_len = sum(len(tok.encode(p.text).ids) for p in dev) / max(1, len(dev))
     before = {"params": param_counts(teacher.encoder), "flops": encoder_flops(teacher.encoder, seq_len),
               "dev_acc": accuracy(predict(teacher, tok, dev, device=device))}
     cfg.out.mkdir(parents=True, exist_ok=True)
-    rows, mask, current = [], base_mask, teacher
+    rows, current = [], teacher
+    prunes = cfg.prune_heads > 0 or cfg.prune_ffn > 0
     done = _finished_rounds(cfg.out) if cfg.resume else []
     if done:
         last = done[-1]
         current, tok = load_solver(cfg.out / "rounds" / f"round{last}" / "checkpoint", device)
         info = json.loads((cfg.out / "rounds" / f"round{last}" / "round.json").read_text())
-        mask = torch.tensor(info["mask"], dtype=torch.bool)
+        ffn = None
+        if info.get("ffn_kept") is not None:
+            ffn = torch.zeros(ffn_shape(current.encoder), dtype=torch.bool)
+            for l, kept in enumerate(info["ffn_kept"]):
+                ffn[l, kept] = True
+        masks = (torch.tensor(info["mask"], dtype=torch.bool), ffn)
         rows = [json.loads((cfg.out / "rounds" / f"round{r}" / "round.json").read_text()) for r in done]
         console.print(f"resuming after round {last} (dev {info['dev_acc']:.4f})")
-    for k in range(len(done) + 1, cfg.rounds + 1):
-        student, mask, info = run_round(k, cfg, current, mask, tok, examples, dev, device, console)
-        info.update(kept_per_layer=kept_per_layer(mask), params=param_counts(student.encoder, mask)["total"])
+    for k in range(len(done) + 1, cfg.rounds + 1 if prunes else 1):
+        student, masks, info = run_round(k, cfg, current, masks, tok, examples, dev, device, console)
+        info.update(kept_per_layer=kept_per_layer(masks[0]), params=param_counts(student.encoder, *masks)["total"],
+                    ffn_per_layer=None if masks[1] is None else kept_per_layer(masks[1]))
         if rank == 0:
-            _save_round(student, tok, mask, info, cfg.out / "rounds" / f"round{k}")
+            _save_round(student, tok, *masks, info, cfg.out / "rounds" / f"round{k}")
         rows.append(info)
         current = student
     # bake
     baked = copy.deepcopy(current).to(device)
-    pruned = bake_heads(baked.encoder, mask.cpu())
-    check = verify_bake(current, mask, baked, tok, dev, device)
+    pruned = bake_heads(baked.encoder, masks[0].cpu()) if not masks[0].all() else {}
+    widths = bake_ffn(baked.encoder, masks[1].cpu()) if masks[1] is not None else None
+    check = verify_bake(current, masks, baked, tok, dev, device)
     if check["max_abs_diff"] > 1e-4 or check["identical_equations"] != check["problems"]:
         raise RuntimeError(f"baked model disagrees with the masked model: {check}")
+    vocab = None
+    if cfg.prune_vocab:
+        keep = needed_ids(tok, corpus, wider, cfg.vocab_min_count)
+        unpruned = copy.deepcopy(baked)
+        new_tok = prune_vocab(baked.encoder, tok, keep)
+        vocab_check = verify_bake(unpruned, (None, None), baked, tok, dev, device, baked_tok=new_tok)
+        vocab = {"kept": len(keep), "of": unpruned.encoder.config.vocab_size, "check": vocab_check,
+                 "gsm8k_test_unk": unk_rate(new_tok, gsm8k_texts("test", cfg.data_dir)),
+                 "gsm8k_test_unk_before": unk_rate(tok, gsm8k_texts("test", cfg.data_dir))}
+        tok = new_tok
+        console.print(f"vocabulary: kept {len(keep)} of {vocab['of']} tokens; GSM8K test [UNK] rate "
+                      f"{vocab['gsm8k_test_unk']['rate']:.4%}; dev {vocab_check['identical_equations']}/"
+                      f"{vocab_check['problems']} equations unchanged, accuracy {vocab_check['accuracy']:.4f}")
+        check["accuracy"] = vocab_check["accuracy"]
     after = {"params": param_counts(baked.encoder), "flops": encoder_flops(baked.encoder, seq_len),
              "dev_acc": check["accuracy"]}
     if rank == 0:
         save_solver(baked, tok, cfg.out / "checkpoint")
         table = Table(title=f"compress {cfg.teacher} -> {cfg.out}")
-        for col in ("round", "ratio", "heads kept per layer", "params", "dev acc", "time"):
+        for col in ("round", "heads", "ffn", "heads kept per layer", "ffn kept per layer", "params", "dev acc", "time"):
             table.add_column(col)
-        table.add_row("teacher", "0", " ".join(str(shape[1]) for _ in range(shape[0])),
+        table.add_row("teacher", "0", "0", " ".join(str(shape[1]) for _ in range(shape[0])), "",
                       f"{before['params']['total'] / 1e6:.2f}M", f"{before['dev_acc']:.4f}", "")
         for r in rows:
-            table.add_row(str(r["round"]), f"{r['ratio']:.2f}", " ".join(map(str, r["kept_per_layer"])),
+            table.add_row(str(r["round"]), f"{r['ratio']:.2f}", f"{r.get('ffn_ratio', 0):.2f}",
+                          " ".join(map(str, r["kept_per_layer"])), " ".join(map(str, r.get("ffn_per_layer") or [])),
                           f"{r['params'] / 1e6:.2f}M", f"{r['dev_acc']:.4f}", f"{r['wall_time_s'] / 60:.1f} min")
+        table.add_row("baked", "", "", "", "", f"{after['params']['total'] / 1e6:.2f}M", f"{after['dev_acc']:.4f}", "")
         console.print(table)
         console.print(f"baked: max |diff| {check['max_abs_diff']:.2e}, identical equations "
                       f"{check['identical_equations']}/{check['problems']}, dev {after['dev_acc']:.4f}")
@@ -272,6 +349,7 @@ def run(cfg: CompressConfig, console=None) -> Path:
                        inputs={"teacher_decoder": file_sha256(ckpt / "decoder.safetensors"),
                                **{str(f): file_sha256(f) for f in splits.files}},
                        metrics={"before": before, "after": after, "bake_check": check, "pruned_heads": pruned,
+                                "ffn_widths": widths, "vocab": vocab,
                                 "rounds": [{k: v for k, v in r.items() if k != "history"} for r in rows],
                                 "histories": [r.get("history") for r in rows], "seq_len_mean": seq_len},
                        wall_time_s=time.time() - t0, device=device)

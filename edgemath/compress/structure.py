@@ -15,8 +15,8 @@ def head_shape(encoder) -> tuple[int, int]:
     return cfg.num_hidden_layers, cfg.num_attention_heads
 
 
-def param_counts(encoder, mask: torch.Tensor | None = None) -> dict[str, int]:
-    """Parameters of the encoder as it would be with masked heads removed:
+def param_counts(encoder, mask: torch.Tensor | None = None, ffn_mask: torch.Tensor | None = None) -> dict[str, int]:
+    """Parameters of the encoder as it would be with masked heads and FFN neurons removed:
     embeddings, attention (Q/K/V/O + attention LayerNorm), FFN (+ its LayerNorm), total."""
     cfg = encoder.config
     d, dh = cfg.hidden_size, cfg.hidden_size // cfg.num_attention_heads
@@ -26,12 +26,14 @@ def param_counts(encoder, mask: torch.Tensor | None = None) -> dict[str, int]:
         heads = layer.attention.self.num_attention_heads if mask is None else int(mask[l].sum())
         inner = heads * dh
         att += 3 * (d * inner + inner) + inner * d + d + 2 * d  # QKV, O, O bias, LayerNorm
-        ffn += sum(p.numel() for p in layer.intermediate.parameters()) + sum(p.numel() for p in layer.output.parameters())
+        f = layer.intermediate.dense.out_features if ffn_mask is None else int(ffn_mask[l].sum())
+        ffn += 2 * d * f + f + d + 2 * d  # in (with bias), out (with bias), LayerNorm
     other = sum(p.numel() for n, p in encoder.named_parameters() if n.startswith("pooler"))
     return {"embeddings": emb, "attention": att, "ffn": ffn, "total": emb + att + ffn + other}
 
 
-def encoder_flops(encoder, seq_len: float, mask: torch.Tensor | None = None) -> float:
+def encoder_flops(encoder, seq_len: float, mask: torch.Tensor | None = None,
+                  ffn_mask: torch.Tensor | None = None) -> float:
     """Multiply-adds x 2 for one problem of ``seq_len`` tokens through the encoder layers
     (embedding lookups, LayerNorms, softmax and GELU are left out, < 1%). Per layer with h kept
     heads of width dh, model width d, FFN width f, T tokens:
@@ -42,7 +44,7 @@ def encoder_flops(encoder, seq_len: float, mask: torch.Tensor | None = None) -> 
     total = 0.0
     for l, layer in enumerate(encoder.encoder.layer):
         heads = layer.attention.self.num_attention_heads if mask is None else int(mask[l].sum())
-        f = layer.intermediate.dense.out_features
+        f = layer.intermediate.dense.out_features if ffn_mask is None else int(ffn_mask[l].sum())
         inner = heads * dh
         total += 2 * t * d * 3 * inner + 4 * t * t * inner + 2 * t * inner * d + 4 * t * d * f
     return total
