@@ -159,6 +159,12 @@ def measure_torch(teacher: Path, dev, timed, threads, repeats) -> dict:
     return row
 
 
+def variant_name(d: Path, exports: list) -> str:
+    """The folder name, or parent/name where two exports share a folder name."""
+    same = [Path(e) for e in exports if Path(e).name == d.name]
+    return d.name if len(same) == 1 else f"{d.parent.name}/{d.name}"
+
+
 def run(cfg: BenchConfig, console=None) -> dict:
     from rich.console import Console
     from rich.table import Table
@@ -181,7 +187,7 @@ def run(cfg: BenchConfig, console=None) -> dict:
             for name, d in _optimum_exports(cfg.teacher, cfg.exports[0], cfg.work).items():
                 rows[f"{name} teacher"] = measure_export(d, dev, timed, cfg.threads, repeats)
     for d in cfg.exports:
-        rows[Path(d).name] = measure_export(Path(d), dev, timed, cfg.threads, repeats)
+        rows[variant_name(Path(d), cfg.exports)] = measure_export(Path(d), dev, timed, cfg.threads, repeats)
     t1 = cfg.threads[0]
     base = rows.get("pytorch-fp32 teacher")
     ref_int8 = rows.get("optimum-int8 teacher")

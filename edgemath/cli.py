@@ -288,5 +288,60 @@ def demo(
     run(DemoConfig(out=out_dir, encoder=encoder, limit=limit, epochs=epochs, device=device), err)
 
 
+def _int_list(text: str, flag: str) -> list[int]:
+    """'0-4' or '0,2,3' -> [0, 1, 2, 3, 4] / [0, 2, 3]."""
+    try:
+        if "-" in text:
+            lo, hi = (int(x) for x in text.split("-"))
+            return list(range(lo, hi + 1))
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        _fail(f"{flag} {text!r}: use a range like 0-4 or a list like 0,2,3")
+
+
+def _float_list(text: str, flag: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        _fail(f"{flag} {text!r}: use a comma-separated list of numbers like 0,0.3,0.5")
+
+
+@app.command()
+def report(
+    data: str = typer.Option("asdiv-a", "--data", help="asdiv-a or mawps (folds are added)."),
+    folds: str = typer.Option("0", help="Folds: 0-4 or 0,2."),
+    ratios: str = typer.Option("0,0.3,0.5", help="Fractions of heads removed (0: the teacher)."),
+    out_dir: Path = typer.Option(Path("reports/asdiv-a"), "--out", help="Report folder (README.md, results.json, PNGs)."),
+    runs: Path = typer.Option(Path("runs"), help="Where finished runs are looked up and new ones made."),
+    epochs: int = typer.Option(30, help="Teacher epochs."),
+    compress_epochs: int = typer.Option(6, help="Student epochs per round."),
+    rounds: int = typer.Option(1, help="Distillation rounds per student."),
+    alpha: float = typer.Option(0.0, help="Head-importance alpha of the students."),
+    alphas: str = typer.Option("", help="Alpha sweep on the first fold, e.g. 0,0.3,0.5,0.7,1 (empty: none)."),
+    ablation: bool = typer.Option(False, "--ablation", help="Prune only / one round / recursive on the first fold."),
+    sweep_ratio: float = typer.Option(0.3, help="Ratio of the sweep and the ablation."),
+    bench_problems: int = typer.Option(50, help="Dev problems timed per variant."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
+):
+    """Train, compress, export and bench over folds and ratios (reusing finished runs), then write
+    a Markdown report with tables and plots."""
+    from edgemath.checkpoint import CheckpointError
+    from edgemath.data import DataError
+    from edgemath.export.check import ParityError
+    from edgemath.report import ReportConfig, build
+
+    if ":" in data:
+        _fail(f"--data {data!r}: give the dataset without a fold; folds come from --folds")
+    cfg = ReportConfig(data=data, folds=_int_list(folds, "--folds"), ratios=_float_list(ratios, "--ratios"), out=out_dir,
+                       runs=runs, epochs=epochs, compress_epochs=compress_epochs, rounds=rounds, alpha=alpha,
+                       alphas=_float_list(alphas, "--alphas"), ablation=ablation, sweep_ratio=sweep_ratio,
+                       bench_problems=bench_problems, device=device, data_dir=data_dir)
+    try:
+        build(cfg, err)
+    except (DataError, CheckpointError, ParityError, ValueError) as e:
+        _fail(str(e))
+
+
 if __name__ == "__main__":
     app()

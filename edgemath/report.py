@@ -1,0 +1,248 @@
+"""`edgemath report`: train -> compress -> export -> bench over folds and pruning ratios, then
+a Markdown report with tables and plots.
+
+Every stage is found before it is run: a finished run anywhere under ``--runs`` whose manifest
+has the same settings and the same data (file hashes; for students, the same teacher weights)
+is reused, wherever it was made and whoever made it. A report can therefore be stopped, resumed
+and extended with more folds or ratios; only the missing runs are made.
+"""
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from edgemath.manifest import file_sha256, read_manifest
+
+IGNORED = {"out", "teacher", "resume", "device", "data_dir", "run"}
+"""Settings that say where or how a run was made, not what it is."""
+
+
+@dataclass
+class ReportConfig:
+    data: str = "asdiv-a"
+    folds: list[int] = field(default_factory=lambda: [0])
+    ratios: list[float] = field(default_factory=lambda: [0.0, 0.3, 0.5])
+    """Fractions of heads removed (0: the teacher)."""
+    out: Path = Path("reports/asdiv-a")
+    runs: Path = Path("runs")
+    """Where finished runs are looked up and new ones made (under runs/report/)."""
+    epochs: int = 30
+    """Teacher epochs."""
+    compress_epochs: int = 6
+    """Student epochs per round."""
+    rounds: int = 1
+    alpha: float = 0.0
+    alphas: list[float] = field(default_factory=list)
+    """Alpha sweep on the first fold at ``sweep_ratio`` (empty: none)."""
+    ablation: bool = False
+    """Prune only / one round / recursive (3 rounds) on the first fold at ``sweep_ratio``."""
+    sweep_ratio: float = 0.3
+    bench_problems: int = 50
+    device: str = "auto"
+    data_dir: str | None = None
+    encoder: str | None = None
+    """Teacher encoder checkpoint (default: the MiniLM package); tests use a tiny one."""
+    limit: int | None = None
+    """Smoke runs: N train and dev problems per stage."""
+    max_steps: int | None = None
+
+
+# --- finding finished runs -----------------------------------------------------------------------
+
+def _settings(cfg) -> dict:
+    return {k: v for k, v in asdict(cfg).items() if k not in IGNORED}
+
+
+def _matches(doc: dict, stage: str, want: dict, defaults: dict, inputs: dict) -> bool:
+    if doc.get("stage") != stage or not doc.get("metrics"):
+        return False
+    have = doc.get("config", {})
+    for k, v in want.items():
+        got = have.get(k, defaults.get(k))  # a setting added later had its default before
+        if got != v and not (isinstance(v, (float, int)) and isinstance(got, (float, int)) and math.isclose(got, v)):
+            return False
+    return all(doc.get("inputs", {}).get(k) == v for k, v in inputs.items())
+
+
+def find_run(root: Path, stage: str, cfg, inputs: dict) -> Path | None:
+    """A finished run under ``root`` with ``cfg``'s settings and these input hashes."""
+    want = _settings(cfg)
+    defaults = {f.name: f.default for f in fields(cfg) if not callable(f.default)}
+    for m in sorted(Path(root).glob("**/manifest.json")):
+        if ".tmp" in m.parent.name or ".old" in m.parent.name:
+            continue
+        try:
+            doc = json.loads(m.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if _matches(doc, stage, want, defaults, inputs):
+            return m.parent
+    return None
+
+
+def _data_inputs(spec: str, data_dir) -> dict:
+    from edgemath.data import load_splits
+
+    return {str(f): file_sha256(f) for f in load_splits(spec, data_dir).files}
+
+
+# --- the stages ----------------------------------------------------------------------------------
+
+class Runner:
+    """Makes (or finds) teachers, students, exports and bench results, logging what it did."""
+
+    def __init__(self, cfg: ReportConfig, console):
+        self.cfg, self.console, self.log = cfg, console, []
+
+    def _note(self, what: str, path: Path, reused: bool, t0: float):
+        self.log.append({"what": what, "path": str(path), "reused": reused, "wall_s": time.time() - t0})
+        self.console.print(f"{'reused' if reused else 'made'} {what}: {path}")
+
+    def teacher(self, fold: int) -> Path:
+        from edgemath.checkpoint import default_encoder_path
+        from edgemath.train import TrainConfig, run
+
+        spec = f"{self.cfg.data}:{fold}"
+        out = self.cfg.runs / "report" / f"{self.cfg.data}-{fold}" / "teacher"
+        tcfg = TrainConfig(data=spec, out=out, epochs=self.cfg.epochs, device=self.cfg.device, data_dir=self.cfg.data_dir,
+                           encoder=self.cfg.encoder, limit=self.cfg.limit, max_steps=self.cfg.max_steps)
+        t0 = time.time()
+        want_encoder = self.cfg.encoder or str(default_encoder_path())
+        tcfg.encoder = want_encoder  # manifests record the resolved encoder path
+        found = find_run(self.cfg.runs, "train", tcfg, _data_inputs(spec, self.cfg.data_dir))
+        if found:
+            self._note(f"teacher {spec}", found, True, t0)
+            return found
+        run(tcfg, self.console)
+        self._note(f"teacher {spec}", out, False, t0)
+        return out
+
+    def student(self, fold: int, teacher: Path, ratio: float, name: str, **over) -> Path:
+        from edgemath.compress.run import CompressConfig, run
+
+        spec = f"{self.cfg.data}:{fold}"
+        out = self.cfg.runs / "report" / f"{self.cfg.data}-{fold}" / name
+        settings = dict(data=spec, prune_heads=ratio, rounds=self.cfg.rounds, alpha=self.cfg.alpha,
+                        epochs=self.cfg.compress_epochs, limit=self.cfg.limit, max_steps=self.cfg.max_steps)
+        settings.update(over)
+        ccfg = CompressConfig(teacher=teacher, out=out, device=self.cfg.device, data_dir=self.cfg.data_dir,
+                              resume=True, **settings)
+        ckpt = teacher / "checkpoint" if (teacher / "checkpoint").is_dir() else teacher
+        inputs = {"teacher_decoder": file_sha256(ckpt / "decoder.safetensors"), **_data_inputs(spec, self.cfg.data_dir)}
+        t0 = time.time()
+        found = find_run(self.cfg.runs, "compress", ccfg, inputs)
+        if found:
+            self._note(f"student {spec} {name}", found, True, t0)
+            return found
+        run(ccfg, self.console)
+        self._note(f"student {spec} {name}", out, False, t0)
+        return out
+
+    def export(self, run_dir: Path, int8: bool) -> Path:
+        from edgemath.export.run import ExportConfig, run
+
+        out = run_dir / ("export-int8" if int8 else "export-fp32")
+        t0 = time.time()
+        doc = read_manifest(out)
+        if doc.get("stage") == "export" and doc.get("config", {}).get("run") == str(run_dir):
+            self._note("export", out, True, t0)
+            return out
+        # the report measures int8's accuracy cost rather than refusing it
+        run(ExportConfig(run=run_dir, out=out, int8=int8, max_int8_drop=100.0, limit=self.cfg.limit,
+                         data_dir=self.cfg.data_dir), self.console)
+        self._note("export", out, False, t0)
+        return out
+
+    def bench(self, fold: int, exports: list[Path]) -> dict:
+        from edgemath.bench import BenchConfig, run
+
+        out = self.cfg.out / f"bench-fold{fold}.json"
+        t0 = time.time()
+        if out.is_file():
+            doc = json.loads(out.read_text())
+            if sorted(r["dir"] for r in doc["rows"].values()) == sorted(map(str, exports)):
+                self._note(f"bench fold {fold}", out, True, t0)
+                return doc
+        doc = run(BenchConfig(exports=exports, data=f"{self.cfg.data}:{fold}", problems=self.cfg.bench_problems,
+                              threads=(1,), out=out, data_dir=self.cfg.data_dir), self.console)
+        self._note(f"bench fold {fold}", out, False, t0)
+        return doc
+
+
+def _seq_len(spec: str, data_dir) -> float:
+    """Mean tokens per dev problem: the length FLOPs are counted at."""
+    from edgemath.checkpoint import default_encoder_path
+    from edgemath.data import load_splits
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    tok = ProblemTokenizer.from_file(default_encoder_path() / "tokenizer.json")
+    dev = load_splits(spec, data_dir).dev.problems
+    return sum(len(tok.encode(p.text).ids) for p in dev) / max(1, len(dev))
+
+
+def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float) -> dict:
+    """One (fold, ratio) cell: accuracy, size, cost and latency."""
+    doc = read_manifest(run_dir)
+    m = doc["metrics"]
+    if doc["stage"] == "train":
+        from edgemath.checkpoint import load_solver
+        from edgemath.compress.structure import encoder_flops, head_shape, param_counts
+
+        solver, _ = load_solver(run_dir)
+        layers, heads = head_shape(solver.encoder)
+        acc, params, flops, kept = m["dev_acc"], param_counts(solver.encoder), encoder_flops(solver.encoder, seq_len), [heads] * layers
+    else:
+        acc, params, flops = m["after"]["dev_acc"], m["after"]["params"], m["after"]["flops"]
+        kept = m["rounds"][-1]["kept_per_layer"] if m["rounds"] else None
+    by_dir = {r["dir"]: r for r in bench["rows"].values()}
+    f, q = by_dir[str(fp32)], by_dir[str(int8)]
+    return {"run": str(run_dir), "accuracy": acc, "int8_accuracy": q["accuracy"], "params": params, "flops": flops,
+            "heads_per_layer": kept, "fp32_ms": f["encoder_t1"]["p50_ms"], "int8_ms": q["encoder_t1"]["p50_ms"],
+            "int8_bytes": q["bytes"], "wall_time_s": doc.get("wall_time_s")}
+
+
+def build(cfg: ReportConfig, console=None) -> Path:
+    """Run (or reuse) every stage, then write ``cfg.out/README.md``, ``results.json`` and plots."""
+    from rich.console import Console
+
+    from edgemath.report_write import write_report
+
+    console = console or Console(stderr=True)
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    r = Runner(cfg, console)
+    t0 = time.time()
+    cells: dict[int, dict[float, dict]] = {}
+    sweeps: dict[str, dict] = {}
+    for i, fold in enumerate(cfg.folds):
+        teacher = r.teacher(fold)
+        runs = {0.0: teacher} if 0.0 in cfg.ratios else {}
+        for ratio in (x for x in cfg.ratios if x > 0):
+            runs[ratio] = r.student(fold, teacher, ratio, f"heads{ratio:g}-a{cfg.alpha:g}-r{cfg.rounds}")
+        extra = {}
+        if i == 0:
+            for a in cfg.alphas:
+                extra[f"alpha {a:g}"] = r.student(fold, teacher, cfg.sweep_ratio, f"heads{cfg.sweep_ratio:g}-a{a:g}-r{cfg.rounds}", alpha=a)
+            if cfg.ablation:
+                for label, over in (("prune only", {"distill": False, "rounds": 1}), ("one round", {"rounds": 1}),
+                                    ("recursive (3 rounds)", {"rounds": 3, "epochs": max(1, cfg.compress_epochs // 3)})):
+                    name = f"heads{cfg.sweep_ratio:g}-a{cfg.alpha:g}-r{over['rounds']}" + ("-nodistill" if not over.get("distill", True) else "")
+                    extra[label] = r.student(fold, teacher, cfg.sweep_ratio, name, **over)
+        all_runs = list(runs.values()) + [p for p in extra.values() if p not in runs.values()]
+        pairs = {p: (r.export(p, False), r.export(p, True)) for p in dict.fromkeys(all_runs)}
+        bench = r.bench(fold, [e for pair in pairs.values() for e in pair])
+        seq = _seq_len(f"{cfg.data}:{fold}", cfg.data_dir)
+        cells[fold] = {ratio: _row(p, *pairs[p], bench, seq) for ratio, p in runs.items()}
+        for label, p in extra.items():
+            sweeps[label] = _row(p, *pairs[p], bench, seq)
+    doc = {"config": {**asdict(cfg), "out": str(cfg.out), "runs": str(cfg.runs)}, "cells": cells, "sweeps": sweeps,
+           "log": r.log, "wall_time_s": time.time() - t0,
+           "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                       "cpus": __import__("os").cpu_count()}}
+    (cfg.out / "results.json").write_text(json.dumps(doc, indent=2, default=str))
+    write_report(doc, cfg.out)
+    console.print(f"wrote {cfg.out / 'README.md'}")
+    return cfg.out

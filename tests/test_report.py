@@ -1,0 +1,40 @@
+"""`edgemath report` on a tiny encoder: every stage runs once, then everything is reused."""
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("matplotlib")
+
+
+def test_report_runs_then_reuses(tiny_encoder, tmp_path):
+    from edgemath.report import ReportConfig, build
+
+    cfg = ReportConfig(data="asdiv-a", folds=[0], ratios=[0.0, 0.5], out=tmp_path / "report", runs=tmp_path / "runs",
+                       epochs=1, compress_epochs=1, alphas=[1.0], bench_problems=3, device="cpu",
+                       encoder=str(tiny_encoder), limit=16, max_steps=2)
+    out = build(cfg)
+    doc = json.loads((out / "results.json").read_text())
+    assert not any(e["reused"] for e in doc["log"])
+    cells = doc["cells"]["0"]
+    assert set(cells) == {"0.0", "0.5"}
+    assert sum(cells["0.5"]["heads_per_layer"]) == 4 and cells["0.0"]["heads_per_layer"] == [4, 4]
+    assert cells["0.5"]["params"]["attention"] < cells["0.0"]["params"]["attention"]
+    text = (out / "README.md").read_text()
+    assert "| 0.5 | 1 |" in text and "alpha 1" in text and "Against the paper" in text
+    for png in ("accuracy_vs_ratio.png", "latency_vs_ratio.png", "accuracy_vs_latency.png", "heads_per_layer.png"):
+        assert (out / png).read_bytes()[:4] == b"\x89PNG"
+    again = json.loads((build(cfg) / "results.json").read_text())
+    assert all(e["reused"] for e in again["log"])  # teacher, students, exports and bench all found
+    assert again["cells"]["0"]["0.5"]["accuracy"] == cells["0.5"]["accuracy"]
+
+
+def test_report_cli_rejects_bad_lists(tmp_path):
+    from typer.testing import CliRunner
+
+    from edgemath.cli import app
+
+    res = CliRunner().invoke(app, ["report", "--folds", "zero", "--out", str(tmp_path)])
+    assert res.exit_code == 1 and "--folds" in res.output
+    res = CliRunner().invoke(app, ["report", "--data", "asdiv-a:0", "--out", str(tmp_path)])
+    assert res.exit_code == 1 and "without a fold" in res.output
