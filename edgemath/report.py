@@ -102,24 +102,25 @@ class Runner:
         self.log.append({"what": what, "path": str(path), "reused": reused, "wall_s": time.time() - t0})
         self.console.print(f"{'reused' if reused else 'made'} {what}: {path}")
 
+    def _find_or_make(self, what: str, stage: str, cfg, inputs: dict, make) -> Path:
+        t0 = time.time()
+        found = find_run(self.cfg.runs, stage, cfg, inputs)
+        if not found:
+            make(cfg, self.console)
+        self._note(what, found or cfg.out, bool(found), t0)
+        return found or cfg.out
+
     def teacher(self, fold: int) -> Path:
         from edgemath.checkpoint import default_encoder_path
         from edgemath.train import TrainConfig, run
 
         spec = f"{self.cfg.data}:{fold}"
         out = self.cfg.runs / "report" / f"{self.cfg.data}-{fold}" / "teacher"
+        # manifests record the resolved encoder path
         tcfg = TrainConfig(data=spec, out=out, epochs=self.cfg.epochs, device=self.cfg.device, data_dir=self.cfg.data_dir,
-                           encoder=self.cfg.encoder, limit=self.cfg.limit, max_steps=self.cfg.max_steps)
-        t0 = time.time()
-        want_encoder = self.cfg.encoder or str(default_encoder_path())
-        tcfg.encoder = want_encoder  # manifests record the resolved encoder path
-        found = find_run(self.cfg.runs, "train", tcfg, _data_inputs(spec, self.cfg.data_dir))
-        if found:
-            self._note(f"teacher {spec}", found, True, t0)
-            return found
-        run(tcfg, self.console)
-        self._note(f"teacher {spec}", out, False, t0)
-        return out
+                           encoder=self.cfg.encoder or str(default_encoder_path()), limit=self.cfg.limit,
+                           max_steps=self.cfg.max_steps)
+        return self._find_or_make(f"teacher {spec}", "train", tcfg, _data_inputs(spec, self.cfg.data_dir), run)
 
     def student(self, fold: int, teacher: Path, ratio: float, name: str, **over) -> Path:
         from edgemath.compress.run import CompressConfig, run
@@ -133,14 +134,7 @@ class Runner:
                               resume=True, **settings)
         ckpt = teacher / "checkpoint" if (teacher / "checkpoint").is_dir() else teacher
         inputs = {"teacher_decoder": file_sha256(ckpt / "decoder.safetensors"), **_data_inputs(spec, self.cfg.data_dir)}
-        t0 = time.time()
-        found = find_run(self.cfg.runs, "compress", ccfg, inputs)
-        if found:
-            self._note(f"student {spec} {name}", found, True, t0)
-            return found
-        run(ccfg, self.console)
-        self._note(f"student {spec} {name}", out, False, t0)
-        return out
+        return self._find_or_make(f"student {spec} {name}", "compress", ccfg, inputs, run)
 
     def export(self, run_dir: Path, int8: bool) -> Path:
         from edgemath.export.run import ExportConfig, run
