@@ -133,6 +133,7 @@ def compress(
     entropy_sign: str = typer.Option("low", help="low: focused heads are important; high: broad heads are.", rich_help_panel="Pruning"),
     scorer: str = typer.Option("paper", help="paper (the alpha mix) or random (baseline).", rich_help_panel="Pruning"),
     schedule_power: float = typer.Option(3.0, help="n in p_t = p_final + (p_init - p_final)(1 - t/T)^n.", rich_help_panel="Pruning"),
+    min_heads: int = typer.Option(1, help="Heads every layer keeps.", rich_help_panel="Pruning"),
     distill: bool = typer.Option(True, "--distill/--no-distill", help="Distil from the teacher (off: task loss only).", rich_help_panel="Distillation"),
     tau: float = typer.Option(2.0, help="Distillation temperature.", rich_help_panel="Distillation"),
     beta: float = typer.Option(100.0, help="Weight of the attention-map MSE.", rich_help_panel="Distillation"),
@@ -156,7 +157,7 @@ def compress(
     try:
         cfg = CompressConfig(teacher=teacher, data=data, out=out_dir, prune_heads=prune_heads, prune_ffn=prune_ffn,
                              prune_vocab=prune_vocab, vocab_min_count=vocab_min_count, rounds=rounds, gamma=gamma,
-                             alpha=alpha, entropy_sign=entropy_sign, scorer=scorer, schedule_power=schedule_power,
+                             alpha=alpha, entropy_sign=entropy_sign, scorer=scorer, schedule_power=schedule_power, min_heads=min_heads,
                              distill=distill, tau=tau, beta=beta, lambda1=lambda1, lambda2=lambda2, epochs=epochs,
                              max_steps=max_steps, limit=limit, resume=resume, seed=seed, device=device,
                              data_dir=data_dir)

@@ -27,6 +27,8 @@ def test_select_heads_prunes_lowest_and_keeps_one_per_layer():
     keep = select_heads(scores, 0.9)  # floor(7.2) = 7 but each layer keeps one
     assert keep.sum(1).tolist() == [1, 1]
     assert keep[0, 2] and keep[1, 1]
+    keep = select_heads(scores, 0.5, min_per_layer=3)  # 4 wanted, but each layer may lose only one
+    assert keep.tolist() == [[False, True, True, True], [False, True, True, True]]
 
 
 def test_importance_sign_convention():
@@ -112,6 +114,8 @@ def test_compress_bad_args():
 
     with pytest.raises(ValueError, match="--prune-heads"):
         CompressConfig(prune_heads=1.5)
+    with pytest.raises(ValueError, match="--min-heads"):
+        CompressConfig(min_heads=0)
 
 
 def test_ddp_two_cpu_ranks_agree_on_masks(tiny_teacher, tmp_path):

@@ -42,6 +42,8 @@ class CompressConfig:
     scorer: str = "paper"
     """'paper' (the alpha mix) or 'random' (baseline)."""
     schedule_power: float = 3.0
+    min_heads: int = 1
+    """Heads every layer keeps (the global ranking may otherwise empty a layer almost entirely)."""
     prune_frac: float = 0.5
     """Fraction of each round's steps over which the ratio moves; the rest fine-tunes the fixed mask."""
     refresh_every: int = 10
@@ -91,6 +93,8 @@ class CompressConfig:
             problems.append("--entropy-sign must be 'low' or 'high'")
         if self.scorer not in ("paper", "random"):
             problems.append("--scorer must be 'paper' or 'random'")
+        if self.min_heads < 1:
+            problems.append("--min-heads must be at least 1")
         if self.epochs < 1:
             problems.append("--epochs must be at least 1")
         if not 0.0 < self.prune_frac <= 1.0:
@@ -156,7 +160,7 @@ def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, consol
     def set_masks(frac):
         """Masks at fraction ``frac`` of the way to the final ratios."""
         state["frac"] = frac
-        state["mask"] = select_heads(head_scores(), cfg.prune_heads * frac)
+        state["mask"] = select_heads(head_scores(), cfg.prune_heads * frac, min_per_layer=cfg.min_heads)
         if state["ffn"] is not None:
             state["ffn"] = select_heads(neuron_scores(), cfg.prune_ffn * frac, min_per_layer=1)
 
