@@ -114,3 +114,18 @@ def test_compress_bad_ffn_args():
 
     with pytest.raises(ValueError, match="--prune-ffn"):
         CompressConfig(prune_ffn=1.0)
+
+
+def test_baked_student_gets_vocab_pruning_but_not_more_heads(tiny_student, tmp_path, shared_data):
+    from edgemath.compress.run import CompressConfig, run
+
+    base = dict(teacher=tiny_student, data="asdiv-a:0", rounds=1, limit=32, max_steps=2, epochs=1, batch_size=8,
+                device="cpu", data_dir=str(shared_data))
+    with pytest.raises(ValueError, match="already pruned and baked"):
+        run(CompressConfig(**base, out=tmp_path / "a", prune_heads=0.3))
+    with pytest.raises(ValueError, match="equal FFN widths"):
+        run(CompressConfig(**base, out=tmp_path / "b", prune_heads=0.0, prune_ffn=0.3))
+    out = run(CompressConfig(**base, out=tmp_path / "c", prune_heads=0.0, prune_vocab=True))
+    m = json.loads((out / "manifest.json").read_text())["metrics"]
+    assert m["rounds"] == [] and m["vocab"]["kept"] < 15000  # no training, only the vocabulary
+    assert m["vocab"]["check"]["identical_equations"] >= 30  # of 32: dev texts outside train may be respelled

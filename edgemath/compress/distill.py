@@ -33,12 +33,13 @@ def step_kl(student: list[torch.Tensor], teacher: list[torch.Tensor], n_steps: t
 
 
 def attention_mse(student_att, teacher_att, keep: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """MSE between attention maps of heads kept in both models (keep: (L, H) bool), real tokens."""
+    """MSE between attention maps of heads kept in both models (keep: (L, H) bool, None: all
+    heads), real tokens."""
     m = attention_mask.float()
     pair = m[:, None, :, None] * m[:, None, None, :]  # [B, 1, T, T]
     total, count = 0.0, 0.0
     for l, (a, b) in enumerate(zip(student_att, teacher_att)):
-        heads = keep[l].nonzero().flatten().to(a.device)
+        heads = torch.arange(a.shape[1], device=a.device) if keep is None else keep[l].nonzero().flatten().to(a.device)
         if heads.numel() == 0:
             continue
         diff = (a[:, heads] - b[:, heads].detach()).pow(2) * pair

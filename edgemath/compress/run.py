@@ -110,7 +110,8 @@ def _save_round(student, tok, mask, ffn_mask, info: dict, out: Path) -> None:
     save_solver(student, tok, out / "checkpoint")
     tmp = out / "round.json.tmp"
     ffn = None if ffn_mask is None else [m.nonzero().flatten().tolist() for m in ffn_mask]
-    tmp.write_text(json.dumps({**info, "mask": mask.int().tolist(), "ffn_kept": ffn}))
+    heads = None if mask is None else mask.int().tolist()
+    tmp.write_text(json.dumps({**info, "mask": heads, "ffn_kept": ffn}))
     os.replace(tmp, out / "round.json")  # written last: its presence means the round finished
 
 
@@ -122,9 +123,14 @@ def _finished_rounds(out: Path) -> list[int]:
     return sorted(done)
 
 
+def _clone(mask):
+    return None if mask is None else mask.clone()
+
+
 def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, console):
     """One round: distil teacher k into a student pruned from r_{k-1} to r_k (heads and FFN
-    neurons move on the same schedule). ``teacher_masks``: (heads, ffn or None)."""
+    neurons move on the same schedule). ``teacher_masks``: (heads, ffn), None where that structure
+    is not pruned in this run."""
     import torch
     import torch.nn.functional as F
 
@@ -142,7 +148,7 @@ def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, consol
     teacher.eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    state = {"mask": t_heads.clone(), "ffn": None if t_ffn is None else t_ffn.clone(), "frac": frac_prev}
+    state = {"mask": _clone(t_heads), "ffn": _clone(t_ffn), "frac": frac_prev}
     score_batches = [collate([e for e, _ in examples[i:i + cfg.batch_size]], tok.pad_id)
                      for i in range(0, min(len(examples), cfg.score_batches * cfg.batch_size), cfg.batch_size)]
 
@@ -160,7 +166,8 @@ def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, consol
     def set_masks(frac):
         """Masks at fraction ``frac`` of the way to the final ratios."""
         state["frac"] = frac
-        state["mask"] = select_heads(head_scores(), cfg.prune_heads * frac, min_per_layer=cfg.min_heads)
+        if state["mask"] is not None:
+            state["mask"] = select_heads(head_scores(), cfg.prune_heads * frac, min_per_layer=cfg.min_heads)
         if state["ffn"] is not None:
             state["ffn"] = select_heads(neuron_scores(), cfg.prune_ffn * frac, min_per_layer=1)
 
@@ -180,7 +187,8 @@ def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, consol
             t_out = teacher.encode(batch, t_heads, output_attentions=want_att)
             _, t_logits = teacher(batch, hidden=t_out.last_hidden_state)
         kl = step_kl(s_logits, t_logits, batch.n_steps, cfg.tau)
-        att = (attention_mse(out.attentions, t_out.attentions, state["mask"] & t_heads, batch.attention_mask)
+        keep = None if state["mask"] is None else state["mask"] & t_heads
+        att = (attention_mse(out.attentions, t_out.attentions, keep, batch.attention_mask)
                if want_att else kl * 0)
         loss = distill_loss(task, kl, att, cfg.lambda1, cfg.lambda2, cfg.beta)
         if cfg.gamma > 0:
@@ -197,7 +205,7 @@ def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, consol
             acc = accuracy(predict(student, tok, dev, device=device, head_mask=state["mask"]))
         if state["frac"] == frac_k and acc > best["acc"]:
             best.update(acc=acc, state={k: v.detach().clone() for k, v in student.state_dict().items()},
-                        mask=state["mask"].clone(), ffn=None if state["ffn"] is None else state["ffn"].clone())
+                        mask=_clone(state["mask"]), ffn=_clone(state["ffn"]))
         return acc
 
     def on_best(acc, epoch):
@@ -258,7 +266,8 @@ def run(cfg: CompressConfig, console=None) -> Path:
 
     from edgemath.checkpoint import load_solver, save_solver
     from edgemath.compress.ffn import bake_ffn, ffn_shape
-    from edgemath.compress.structure import bake_heads, encoder_flops, head_shape, kept_per_layer, param_counts
+    from edgemath.compress.structure import (bake_heads, encoder_flops, head_shape, heads_per_layer, kept_per_layer,
+                                             param_counts)
     from edgemath.compress.vocab import needed_ids, prune_vocab, unk_rate
     from edgemath.data import gsm8k_texts, load_splits
     from edgemath.evaluate import accuracy, predict
@@ -281,7 +290,10 @@ def run(cfg: CompressConfig, console=None) -> Path:
     if cfg.prune_vocab:  # fail before training, not after, when the wider sample is missing
         corpus, wider = vocab_texts(cfg, train)
     shape = head_shape(teacher.encoder)
-    masks = (torch.ones(shape, dtype=torch.bool),
+    if cfg.prune_heads > 0 and teacher.encoder.config.pruned_heads:
+        raise ValueError(f"{cfg.teacher}: its heads were already pruned and baked; prune heads from the unpruned "
+                         "teacher (FFN and vocabulary pruning still work here with --prune-heads 0)")
+    masks = (torch.ones(shape, dtype=torch.bool) if cfg.prune_heads > 0 else None,
              torch.ones(ffn_shape(teacher.encoder), dtype=torch.bool) if cfg.prune_ffn > 0 else None)
     seq_len = sum(len(tok.encode(p.text).ids) for p in dev) / max(1, len(dev))
     before = {"params": param_counts(teacher.encoder), "flops": encoder_flops(teacher.encoder, seq_len),
@@ -299,12 +311,13 @@ def run(cfg: CompressConfig, console=None) -> Path:
             ffn = torch.zeros(ffn_shape(current.encoder), dtype=torch.bool)
             for l, kept in enumerate(info["ffn_kept"]):
                 ffn[l, kept] = True
-        masks = (torch.tensor(info["mask"], dtype=torch.bool), ffn)
+        masks = (None if info["mask"] is None else torch.tensor(info["mask"], dtype=torch.bool), ffn)
         rows = [json.loads((cfg.out / "rounds" / f"round{r}" / "round.json").read_text()) for r in done]
         console.print(f"resuming after round {last} (dev {info['dev_acc']:.4f})")
     for k in range(len(done) + 1, cfg.rounds + 1 if prunes else 1):
         student, masks, info = run_round(k, cfg, current, masks, tok, examples, dev, device, console)
-        info.update(kept_per_layer=kept_per_layer(masks[0]), params=param_counts(student.encoder, *masks)["total"],
+        heads = heads_per_layer(student.encoder) if masks[0] is None else kept_per_layer(masks[0])
+        info.update(kept_per_layer=heads, params=param_counts(student.encoder, *masks)["total"],
                     ffn_per_layer=None if masks[1] is None else kept_per_layer(masks[1]))
         if rank == 0:
             _save_round(student, tok, *masks, info, cfg.out / "rounds" / f"round{k}")
@@ -312,7 +325,7 @@ def run(cfg: CompressConfig, console=None) -> Path:
         current = student
     # bake
     baked = copy.deepcopy(current).to(device)
-    pruned = bake_heads(baked.encoder, masks[0].cpu()) if not masks[0].all() else {}
+    pruned = bake_heads(baked.encoder, masks[0].cpu()) if masks[0] is not None and not masks[0].all() else {}
     widths = bake_ffn(baked.encoder, masks[1].cpu()) if masks[1] is not None else None
     check = verify_bake(current, masks, baked, tok, dev, device)
     if check["max_abs_diff"] > 1e-4 or check["identical_equations"] != check["problems"]:
@@ -338,7 +351,7 @@ def run(cfg: CompressConfig, console=None) -> Path:
         table = Table(title=f"compress {cfg.teacher} -> {cfg.out}")
         for col in ("round", "heads", "ffn", "heads kept per layer", "ffn kept per layer", "params", "dev acc", "time"):
             table.add_column(col)
-        table.add_row("teacher", "0", "0", " ".join(str(shape[1]) for _ in range(shape[0])), "",
+        table.add_row("teacher", "0", "0", " ".join(map(str, heads_per_layer(teacher.encoder))), "",
                       f"{before['params']['total'] / 1e6:.2f}M", f"{before['dev_acc']:.4f}", "")
         for r in rows:
             table.add_row(str(r["round"]), f"{r['ratio']:.2f}", f"{r.get('ffn_ratio', 0):.2f}",

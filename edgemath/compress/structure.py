@@ -63,5 +63,9 @@ def bake_heads(encoder, mask: torch.Tensor) -> dict[int, list[int]]:
     return prune
 
 
+def heads_per_layer(encoder) -> list[int]:
+    return [layer.attention.self.num_attention_heads for layer in encoder.encoder.layer]
+
+
 def kept_per_layer(mask: torch.Tensor) -> list[int]:
     return [int(x) for x in mask.sum(1)]
