@@ -1,7 +1,7 @@
 """Write an export directory's model card (README.md) from the manifests that made it.
 
     python bench/model_card.py models/default --bench bench/results/default.json \
-        [--held-out bench/results/default-recipe-asdiv-a-0.json]
+        [--held-out-run runs/ffn/h0.3-f0.6-v]
 
 Every number comes from a manifest or a bench JSON, never typed by hand: the teacher's and
 student's settings and accuracy, the bake and export checks, the sizes, the latency table.
@@ -28,61 +28,74 @@ def _cmd(stage: str, cfg: dict, keys: list[str]) -> str:
     return " ".join(parts)
 
 
-def card(export_dir: Path, bench: dict | None, held_out: dict | None) -> str:
+def _chain(run: Path) -> list[tuple[Path, dict]]:
+    """(run, manifest) from ``run`` back through its teachers to the trained one."""
+    chain = [(Path(run), _read(Path(run) / "manifest.json"))]
+    while chain[-1][1]["stage"] == "compress":
+        teacher = Path(chain[-1][1]["config"]["teacher"])
+        chain.append((teacher, _read(teacher / "manifest.json")))
+    return chain
+
+
+def card(export_dir: Path, bench: dict | None, held_out: Path | None) -> str:
     exp = _read(export_dir / "manifest.json")
-    run = Path(exp["config"]["run"])
-    comp = _read(run / "manifest.json")
-    ccfg, cm = comp["config"], comp["metrics"]
-    teach = _read(Path(ccfg["teacher"]) / "manifest.json")
+    chain = _chain(Path(exp["config"]["run"]))
+    (t_path, teach), steps = chain[-1], list(reversed(chain[:-1]))  # teacher, then compress steps in order
     tcfg, tm = teach["config"], teach["metrics"]
+    first, last = steps[0][1]["metrics"], steps[-1][1]["metrics"]
     par = exp["parity"]
-    before, after = cm["before"]["params"], cm["after"]["params"]
+    before, after = first["before"]["params"], last["after"]["params"]
+    pool = tcfg["data"] == "mawps-asdiv-a"
     lines = [
         f"# {export_dir.name}: a compressed int8 math-word-problem solver", "",
-        "Made by edgemath's own pipeline: MiniLM-L6 (all-MiniLM-L6-v2) + deductive decoder trained on the "
-        f"{tcfg['data']} pool, attention heads and FFN neurons pruned with distillation, vocabulary pruned, "
+        "Made by edgemath's own pipeline: MiniLM-L6 (all-MiniLM-L6-v2) + deductive decoder trained on "
+        f"`{tcfg['data']}`{' (all 3,138 MAWPS + ASDiv-A problems)' if pool else ''}, compressed with distillation, "
         "exported to ONNX and quantized to int8 (dynamic, per-channel). Run it with `edgemath solve` "
         "(onnxruntime + tokenizers + numpy, no torch).", "",
         "## License of the training data", "",
-        "Trained on ASDiv-A (ASDiv, **CC BY-NC 4.0: non-commercial use only**) and MAWPS (no licence stated): "
-        "this model inherits those terms. The encoder it starts from, all-MiniLM-L6-v2, is Apache-2.0.", "",
-        "## How it was made", "",
-        "```",
-        _cmd("train", {**tcfg, "out": tcfg["out"]}, ["data", "out", "epochs"]),
-        _cmd("compress", {**ccfg}, ["teacher", "data", "out", "prune_heads", "prune_ffn", "prune_vocab", "rounds",
-                                    "alpha", "epochs"]),
-        f"edgemath export {run} --out {export_dir} --int8 --max-int8-drop {exp['config']['max_int8_drop']}",
+        "Trained on ASDiv-A (ASDiv, **CC BY-NC 4.0: non-commercial use only**)"
+        + (" and MAWPS (no licence stated)" if pool or "mawps" in tcfg["data"] else "")
+        + ": this model inherits those terms. The encoder it starts from, all-MiniLM-L6-v2, is Apache-2.0.", "",
+        "## How it was made", "", "```",
+        _cmd("train", {**tcfg, "out": str(t_path)}, ["data", "out", "epochs"]),
+        *[_cmd("compress", {**d["config"], "out": str(p)},
+               ["teacher", "data", "out", "prune_heads", "prune_ffn", "prune_vocab", "vocab_min_count", "rounds",
+                "alpha", "epochs"]) for p, d in steps],
+        f"edgemath export {chain[0][0]} --out {export_dir} --int8 --max-int8-drop {exp['config']['max_int8_drop']}",
         "```", "",
         f"Teacher: {tm['train_problems']} training problems, {tcfg['epochs']} epochs, "
         f"{teach['wall_time_s'] / 60:.0f} min on {teach['machine']['cpus']} CPU cores. "
-        f"Compression: {comp['wall_time_s'] / 60:.0f} min. Both recipes are in `bench/default_model.sh`.", "",
+        f"Compression: {sum(d['wall_time_s'] for _, d in steps) / 60:.0f} min.", "",
         "## Size", "",
         "| | teacher | this model |", "|---|---|---|",
         f"| encoder parameters | {before['total'] / 1e6:.2f}M | {after['total'] / 1e6:.2f}M |",
         f"| of which embeddings | {before['embeddings'] / 1e6:.2f}M | {after['embeddings'] / 1e6:.2f}M |",
         f"| attention | {before['attention'] / 1e6:.2f}M | {after['attention'] / 1e6:.2f}M |",
         f"| FFN | {before['ffn'] / 1e6:.2f}M | {after['ffn'] / 1e6:.2f}M |",
-        f"| encoder GFLOPs per problem ({cm['seq_len_mean']:.0f} tokens) | {cm['before']['flops'] / 1e9:.2f} | "
-        f"{cm['after']['flops'] / 1e9:.2f} |", "",
+        f"| encoder GFLOPs per problem ({first['seq_len_mean']:.0f} tokens) | {first['before']['flops'] / 1e9:.2f} | "
+        f"{last['after']['flops'] / 1e9:.2f} |", "",
         f"ONNX graphs: {exp['total_bytes'] / 1e6:.1f} MB ({', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in exp['graph_bytes'].items())}); "
         f"the whole folder with tokenizer and manifests: "
         f"{sum(p.stat().st_size for p in export_dir.iterdir() if p.is_file()) / 1e6:.1f} MB.",
     ]
+    cm = next((d["metrics"] for _, d in reversed(steps) if d["metrics"]["rounds"]), last)
+    ccfg = next((d["config"] for _, d in steps if d["config"].get("prune_vocab")), steps[-1][1]["config"])
+    vocab = next((d["metrics"]["vocab"] for _, d in steps if d["metrics"].get("vocab")), None)
     kept = cm["rounds"][-1] if cm["rounds"] else {}
     lines += ["", f"Heads kept per layer: {' '.join(map(str, kept.get('kept_per_layer', [])))}; "
-              f"FFN neurons kept per layer: {' '.join(map(str, cm.get('ffn_widths') or []))}."]
-    if cm.get("vocab"):
-        v = cm["vocab"]
-        lines += [f"Vocabulary: {v['kept']} of {v['of']} tokens kept (the training texts, GSM8K train tokens seen "
+              f"FFN neurons kept per layer: {' '.join(map(str, cm.get('ffn_widths') or [])) or 'all'}."]
+    if vocab:
+        lines += [f"Vocabulary: {vocab['kept']} of {vocab['of']} tokens kept (the training texts, GSM8K train tokens seen "
                   f"at least {ccfg['vocab_min_count']} times, Latin single characters); on GSM8K test questions "
-                  f"{v['gsm8k_test_unk']['rate']:.3%} of tokens become [UNK]."]
+                  f"{vocab['gsm8k_test_unk']['rate']:.3%} of tokens become [UNK]."]
+    where = (f"its fit-check set ({par['int8']['problems']} problems: ASDiv-A and MAWPS fold-0 dev, both inside the "
+             "training pool, so this is not a held-out number)" if pool else
+             f"the {par['int8']['problems']} dev problems of `{tcfg['data']}` (held out from training)")
     lines += ["", "## Accuracy", "",
-              f"On its fit-check set ({par['int8']['problems']} problems: ASDiv-A and MAWPS fold-0 dev, both inside the "
-              f"training pool, so this is not a held-out number): PyTorch teacher {100 * cm['before']['dev_acc']:.2f}%, "
-              f"compressed {100 * par['torch_dev_acc']:.2f}%, this int8 model {100 * par['int8']['dev_acc']:.2f}%."]
+              f"On {where}: PyTorch teacher {100 * tm['dev_acc']:.2f}%, compressed {100 * par['torch_dev_acc']:.2f}%, "
+              f"this int8 model {100 * par['int8']['dev_acc']:.2f}%."]
     if held_out:
-        lines += ["", "Held-out estimate, the same recipe on ASDiv-A fold 0 (train on the fold's train split, score its "
-                  f"dev split): {held_out['summary']}"]
+        lines += ["", "Held-out estimate: " + held_out_summary(held_out)]
     if bench:
         lines += ["", "## Latency", "",
                   f"`edgemath bench` on {bench['machine']['processor']} with {bench['machine']['cpus']} CPUs, "
@@ -96,13 +109,25 @@ def card(export_dir: Path, bench: dict | None, held_out: dict | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def held_out_summary(run: Path) -> str:
+    """The same pruning recipe on a benchmark fold, scored on that fold's dev split."""
+    chain = _chain(run)
+    (_, teacher), (_, doc) = chain[-1], chain[0]
+    steps = [f"heads {d['config']['prune_heads']:g}, FFN {d['config'].get('prune_ffn', 0):g}"
+             + (", vocabulary" if d["config"].get("prune_vocab") else "") for _, d in reversed(chain[:-1])]
+    return (f"the same kind of compression ({'; then '.join(steps)}) on {doc['config']['data']}, trained on its train "
+            f"split and scored on its dev split ({teacher['metrics']['dev_problems']} problems, not seen in training): "
+            f"teacher {100 * teacher['metrics']['dev_acc']:.2f}%, compressed {100 * doc['metrics']['after']['dev_acc']:.2f}% "
+            f"(PyTorch, before int8). Run: `{run}`.")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("export_dir", type=Path)
     ap.add_argument("--bench", type=Path, help="edgemath bench JSON with this model's row")
-    ap.add_argument("--held-out", type=Path, help="JSON with a 'summary' line: the recipe's held-out accuracy")
+    ap.add_argument("--held-out-run", type=Path, help="a compress run of the same recipe on a benchmark fold")
     a = ap.parse_args()
-    text = card(a.export_dir, _read(a.bench) if a.bench else None, _read(a.held_out) if a.held_out else None)
+    text = card(a.export_dir, _read(a.bench) if a.bench else None, a.held_out_run)
     (a.export_dir / "README.md").write_text(text)
     print(text)
 
