@@ -289,6 +289,28 @@ def demo(
     run(DemoConfig(out=out_dir, encoder=encoder, limit=limit, epochs=epochs, device=device), err)
 
 
+@app.command("scratch-encoder")
+def scratch_encoder(
+    data: str = typer.Option("math23k", "--data", help="Data spec whose training texts the tokenizer is learned from."),
+    out_dir: Path = typer.Option(Path("runs/char-encoder"), "--out", help="Encoder directory to write."),
+    vocab_size: int = typer.Option(6000, help="Largest vocabulary."),
+    layers: int = typer.Option(4, help="Transformer layers."),
+    hidden: int = typer.Option(256, help="Model width."),
+    heads: int = typer.Option(4, help="Attention heads per layer."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
+):
+    """A randomly initialised BERT encoder with a tokenizer learned from the data (for Chinese
+    Math23k); then: edgemath train --data math23k --encoder DIR --encoder-lr 5e-4."""
+    from edgemath.data import DataError
+    from edgemath.scratch import ScratchConfig, build
+
+    try:
+        build(ScratchConfig(data=data, out=out_dir, vocab_size=vocab_size, layers=layers, hidden=hidden, heads=heads,
+                            data_dir=data_dir), err)
+    except (DataError, ValueError) as e:
+        _fail(str(e))
+
+
 def _int_list(text: str, flag: str) -> list[int]:
     """'0-4' or '0,2,3' -> [0, 1, 2, 3, 4] / [0, 2, 3]."""
     try:
