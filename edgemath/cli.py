@@ -192,7 +192,11 @@ def export(
         _fail(str(e))
 
 
-DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "default"
+def default_model() -> Path:
+    """models/default: inside the installed package, else beside the source tree."""
+    installed = Path(__file__).resolve().parent / "models" / "default"
+    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "models" / "default"
+
 
 
 @app.command()
@@ -212,7 +216,7 @@ def solve(
     if (text is None) == (file is None):
         _fail("give one problem as TEXT or a batch with --file (use --file - for stdin)")
     try:
-        solver = OnnxSolver(model or DEFAULT_MODEL, threads=threads, provider=provider)
+        solver = OnnxSolver(model or default_model(), threads=threads, provider=provider)
         items = [Item("1", text)] if text is not None else read_items(file)
     except (ModelDirError, FileNotFoundError, ValueError) as e:
         _fail(str(e))
