@@ -1,0 +1,54 @@
+"""Markdown table of bench/beyond_heads.sh: heads-only vs heads+FFN vs heads+FFN+vocabulary.
+
+    python bench/beyond_heads_table.py bench/results/beyond-heads-asdiv-a-0.json
+
+Per run: what was pruned, parameters, FLOPs, dev accuracy (PyTorch, ONNX int8), encoder latency
+p50 at batch 1 / 1 thread in fp32 and int8 with its ratio to the teacher at the same precision
+(all timed side by side in one bench run), and the int8 solver's file size.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _manifest(run: Path) -> dict:
+    return json.loads((run / "manifest.json").read_text())
+
+
+def table(bench: dict) -> str:
+    rows = {Path(r["dir"]): r for r in bench["rows"].values()}
+    runs = list(dict.fromkeys(d.parent for d in rows))
+    teacher = runs[0]
+    base = {p: rows[teacher / f"export-{p}"]["encoder_t1"]["p50_ms"] for p in ("fp32", "int8")}
+    out = ["| run | heads kept | FFN kept | vocab | params (M) | GFLOPs | accuracy % | int8 accuracy % | "
+           "fp32 ms (x teacher) | int8 ms (x teacher) | int8 MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    before = next((_manifest(r)["metrics"]["before"] for r in runs[1:] if _manifest(r)["stage"] == "compress"
+                   and Path(_manifest(r)["config"]["teacher"]) == teacher), None)
+    for run in runs:
+        doc = _manifest(run)
+        m = doc["metrics"]
+        if doc["stage"] == "train":
+            heads, ffn, vocab, acc = "all", "all", "30522", m["dev_acc"]
+            params, flops = (before["params"]["total"], before["flops"]) if before else (None, None)
+        else:
+            chain = [m]
+            while chain[-1].get("rounds") == [] and doc["stage"] == "compress":  # vocabulary-only step: look back
+                doc = _manifest(Path(doc["config"]["teacher"]))
+                chain.append(doc["metrics"])
+            pruned = next((c for c in chain if c.get("rounds")), chain[0])
+            heads = " ".join(map(str, pruned["rounds"][-1]["kept_per_layer"])) if pruned.get("rounds") else "all"
+            ffn = " ".join(map(str, pruned.get("ffn_widths") or [])) or "all"
+            vocab = str(m["vocab"]["kept"]) if m.get("vocab") else "30522"
+            params, flops, acc = m["after"]["params"]["total"], m["after"]["flops"], m["after"]["dev_acc"]
+        f, q = rows[run / "export-fp32"], rows[run / "export-int8"]
+        out.append(f"| `{run}` | {heads} | {ffn} | {vocab} | {'' if params is None else f'{params / 1e6:.2f}'} | "
+                   f"{'' if flops is None else f'{flops / 1e9:.3f}'} | {100 * acc:.2f} | {100 * q['accuracy']:.2f} | "
+                   f"{f['encoder_t1']['p50_ms']:.2f} ({f['encoder_t1']['p50_ms'] / base['fp32']:.2f}x) | "
+                   f"{q['encoder_t1']['p50_ms']:.2f} ({q['encoder_t1']['p50_ms'] / base['int8']:.2f}x) | {q['bytes'] / 1e6:.1f} |")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(table(json.loads(Path(sys.argv[1]).read_text())))
