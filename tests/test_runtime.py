@@ -115,3 +115,24 @@ def test_bench_quick_side_by_side(tiny_teacher, tiny_student, model_dir, tmp_pat
         assert r["encoder_t1"]["p50_ms"] > 0 and 0 <= r["accuracy"] <= 1 and r["throughput_b32_per_s"] > 0
     # optimum's encoder is the same function as ours: same accuracy in fp32
     assert rows["optimum-fp32 teacher"]["accuracy"] == rows["model"]["accuracy"]
+
+
+def test_shipped_default_model_solves_the_readme_problem(tmp_path):
+    """`edgemath solve` without --model uses models/default, with torch unimportable."""
+    from edgemath.cli import default_model
+
+    if not (default_model() / "manifest.json").is_file():
+        pytest.skip("models/default is not in this checkout")
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    for name in ("torch", "transformers", "optimum"):
+        (blocker / f"{name}.py").write_text(f"raise ImportError('{name} is blocked in this test')\n")
+    env = {**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    res = subprocess.run([sys.executable, "-m", "edgemath.cli", "solve", "--json", "--threads", "1",
+                          "Tom has 3 apples and buys 5 more. How many apples does he have?"],
+                         capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    row = json.loads(res.stdout.splitlines()[0])
+    assert row["answer"] == 8 and row["error"] is None
+    size = sum(p.stat().st_size for p in default_model().glob("*.onnx"))
+    assert size < 16e6, f"the shipped model grew to {size / 1e6:.1f} MB"
