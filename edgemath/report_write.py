@@ -12,8 +12,9 @@ PAPER = {"accuracy_drop": 0.7, "speedup": 0.275, "params": -0.187, "flops": -0.1
 """arXiv 2511.17577, Math23k at 30% heads: 84.4 -> 83.7, +27.5% speed, -18.7% params, -19.3% FLOPs."""
 
 
-def _mean_sd(xs: list[float]) -> tuple[float, float]:
-    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+def _mean_sd(xs: list[float]) -> tuple[float, float | None]:
+    """Mean and sample sd (None from a single fold: there is no spread to show)."""
+    return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else None)
 
 
 def aggregate(cells: dict) -> dict[float, dict]:
@@ -41,7 +42,7 @@ def aggregate(cells: dict) -> dict[float, dict]:
 
 def _pm(ms, scale=1.0, fmt="{:.2f}") -> str:
     m, s = ms
-    return (fmt + " ± " + fmt).format(m * scale, s * scale)
+    return fmt.format(m * scale) if s is None else (fmt + " ± " + fmt).format(m * scale, s * scale)
 
 
 def plots(agg: dict[float, dict], out: Path) -> list[str]:
@@ -62,7 +63,7 @@ def plots(agg: dict[float, dict], out: Path) -> list[str]:
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for key, label in (("accuracy", "PyTorch fp32"), ("int8_accuracy", "ONNX int8")):
-        ax.errorbar(ratios, [100 * agg[r][key][0] for r in ratios], yerr=[100 * agg[r][key][1] for r in ratios],
+        ax.errorbar(ratios, [100 * agg[r][key][0] for r in ratios], yerr=[100 * (agg[r][key][1] or 0) for r in ratios],
                     marker="o", capsize=3, label=label)
     ax.set(xlabel="fraction of heads removed", ylabel="dev accuracy (%)", title="Accuracy vs pruning ratio")
     ax.legend()
@@ -70,7 +71,7 @@ def plots(agg: dict[float, dict], out: Path) -> list[str]:
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for key, label in (("fp32_ms", "ONNX fp32"), ("int8_ms", "ONNX int8")):
-        ax.errorbar(ratios, [agg[r][key][0] for r in ratios], yerr=[agg[r][key][1] for r in ratios],
+        ax.errorbar(ratios, [agg[r][key][0] for r in ratios], yerr=[agg[r][key][1] or 0 for r in ratios],
                     marker="o", capsize=3, label=label)
     ax.set(xlabel="fraction of heads removed", ylabel="encoder p50 ms (batch 1, 1 thread)", title="Latency vs pruning ratio")
     ax.legend()
