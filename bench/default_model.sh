@@ -18,4 +18,4 @@ RUNS=${RUNS:-runs}
 $EM bench "$RUNS/teacher-pool-fp32" "$RUNS/student-pool-fp32" models/default --teacher "$RUNS/teacher-pool" \
     --data asdiv-a:0 --out bench/results/default.json
 $PY bench/model_card.py models/default --bench bench/results/default.json \
-    ${HELD_OUT:+--held-out-run "$HELD_OUT"}
+    ${HELD_OUT:+--held-out-run "$HELD_OUT"} ${NOTE:+--note "$NOTE"}
