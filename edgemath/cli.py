@@ -344,6 +344,8 @@ def report(
     compress_epochs: int = typer.Option(6, help="Student epochs per round."),
     rounds: int = typer.Option(1, help="Distillation rounds per student."),
     alpha: float = typer.Option(0.0, help="Head-importance alpha of the students."),
+    prune_ffn: float = typer.Option(0.0, help="FFN neurons every student also loses (0: heads only)."),
+    prune_vocab: bool = typer.Option(False, "--prune-vocab", help="Students also get their vocabulary pruned."),
     alphas: str = typer.Option("", help="Alpha sweep on the first fold, e.g. 0,0.3,0.5,0.7,1 (empty: none)."),
     ablation: bool = typer.Option(False, "--ablation", help="Prune only / one round / recursive on the first fold."),
     sweep_ratio: float = typer.Option(0.3, help="Ratio of the sweep and the ablation."),
@@ -362,6 +364,7 @@ def report(
         _fail(f"--data {data!r}: give the dataset without a fold; folds come from --folds")
     cfg = ReportConfig(data=data, folds=_int_list(folds, "--folds"), ratios=_float_list(ratios, "--ratios"), out=out_dir,
                        runs=runs, epochs=epochs, compress_epochs=compress_epochs, rounds=rounds, alpha=alpha,
+                       prune_ffn=prune_ffn, prune_vocab=prune_vocab,
                        alphas=_float_list(alphas, "--alphas"), ablation=ablation, sweep_ratio=sweep_ratio,
                        bench_problems=bench_problems, device=device, data_dir=data_dir)
     try:

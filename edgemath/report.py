@@ -36,6 +36,10 @@ class ReportConfig:
     """Student epochs per round."""
     rounds: int = 1
     alpha: float = 0.0
+    prune_ffn: float = 0.0
+    """FFN neurons every student also loses (issue "Beyond heads"); 0: heads only."""
+    prune_vocab: bool = False
+    """Students also get their vocabulary pruned."""
     alphas: list[float] = field(default_factory=list)
     """Alpha sweep on the first fold at ``sweep_ratio`` (empty: none)."""
     ablation: bool = False
@@ -127,8 +131,9 @@ class Runner:
 
         spec = f"{self.cfg.data}:{fold}"
         out = self.cfg.runs / "report" / f"{self.cfg.data}-{fold}" / name
-        settings = dict(data=spec, prune_heads=ratio, rounds=self.cfg.rounds, alpha=self.cfg.alpha,
-                        epochs=self.cfg.compress_epochs, limit=self.cfg.limit, max_steps=self.cfg.max_steps)
+        settings = dict(data=spec, prune_heads=ratio, prune_ffn=self.cfg.prune_ffn, prune_vocab=self.cfg.prune_vocab,
+                        rounds=self.cfg.rounds, alpha=self.cfg.alpha, epochs=self.cfg.compress_epochs,
+                        limit=self.cfg.limit, max_steps=self.cfg.max_steps)
         settings.update(over)
         ccfg = CompressConfig(teacher=teacher, out=out, device=self.cfg.device, data_dir=self.cfg.data_dir,
                               resume=True, **settings)
@@ -215,7 +220,8 @@ def build(cfg: ReportConfig, console=None) -> Path:
         teacher = r.teacher(fold)
         runs = {0.0: teacher} if 0.0 in cfg.ratios else {}
         for ratio in (x for x in cfg.ratios if x > 0):
-            runs[ratio] = r.student(fold, teacher, ratio, f"heads{ratio:g}-a{cfg.alpha:g}-r{cfg.rounds}")
+            extra_name = (f"-ffn{cfg.prune_ffn:g}" if cfg.prune_ffn else "") + ("-vocab" if cfg.prune_vocab else "")
+            runs[ratio] = r.student(fold, teacher, ratio, f"heads{ratio:g}-a{cfg.alpha:g}-r{cfg.rounds}{extra_name}")
         extra = {}
         if i == 0:
             for a in cfg.alphas:

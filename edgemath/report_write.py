@@ -116,7 +116,8 @@ def write_report(doc: dict, out: Path) -> Path:
     lines = [f"# {cfg['data']}: pruning report", "",
              f"Folds {', '.join(map(str, folds))}; dev split of each fold; mean ± sd over folds. "
              f"Teacher {cfg['epochs']} epochs; students: alpha {cfg['alpha']}, {cfg['rounds']} round(s) x "
-             f"{cfg['compress_epochs']} epochs. Latency: encoder p50, batch 1, 1 thread, real unpadded lengths, "
+             f"{cfg['compress_epochs']} epochs; FFN neurons removed: {cfg.get('prune_ffn', 0):g}; vocabulary "
+             f"{'pruned' if cfg.get('prune_vocab') else 'kept'} (rows other than 0). Latency: encoder p50, batch 1, 1 thread, real unpadded lengths, "
              f"{cfg['bench_problems']} dev problems, all variants of a fold timed in one run. "
              f"Machine: {doc['machine']['processor']}, {doc['machine']['cpus']} CPUs ({doc['machine']['platform']}).", "",
              "Reproduce: `" + command(cfg) + "` (finished runs are reused).", "",
@@ -175,9 +176,11 @@ def command(cfg: dict) -> str:
         parts.append(f"--alphas {','.join(f'{a:g}' for a in cfg['alphas'])}")
     if cfg.get("ablation"):
         parts.append("--ablation")
-    for key, default in (("epochs", 30), ("compress_epochs", 6), ("rounds", 1), ("alpha", 0.0)):
-        if cfg[key] != default:
+    for key, default in (("epochs", 30), ("compress_epochs", 6), ("rounds", 1), ("alpha", 0.0), ("prune_ffn", 0.0)):
+        if cfg.get(key, default) != default:
             parts.append(f"--{key.replace('_', '-')} {cfg[key]:g}")
+    if cfg.get("prune_vocab"):
+        parts.append("--prune-vocab")
     return " ".join(parts)
 
 

@@ -27,6 +27,14 @@ def test_report_runs_then_reuses(tiny_encoder, tmp_path):
     again = json.loads((build(cfg) / "results.json").read_text())
     assert all(e["reused"] for e in again["log"])  # teacher, students, exports and bench all found
     assert again["cells"]["0"]["0.5"]["accuracy"] == cells["0.5"]["accuracy"]
+    # heads + FFN students: the teacher is found again, the student is new and smaller
+    from dataclasses import replace
+
+    ffn = json.loads((build(replace(cfg, ratios=[0.0, 0.5], alphas=[], prune_ffn=0.5)) / "results.json").read_text())
+    made = [e for e in ffn["log"] if not e["reused"]]
+    assert [e["what"] for e in made if e["what"].startswith(("teacher", "student"))] == ["student asdiv-a:0 heads0.5-a0-r1-ffn0.5"]
+    assert ffn["cells"]["0"]["0.5"]["params"]["ffn"] < cells["0.5"]["params"]["ffn"]
+    assert "--prune-ffn 0.5" in (out / "README.md").read_text()
 
 
 def test_report_cli_rejects_bad_lists(tmp_path):
