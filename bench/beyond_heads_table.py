@@ -12,9 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-
-def _manifest(run: Path) -> dict:
-    return json.loads((run / "manifest.json").read_text())
+from edgemath.manifest import lineage
 
 
 def table(bench: dict) -> str:
@@ -24,20 +22,18 @@ def table(bench: dict) -> str:
     base = {p: rows[teacher / f"export-{p}"]["encoder_t1"]["p50_ms"] for p in ("fp32", "int8")}
     out = ["| run | heads kept | FFN kept | vocab | params (M) | GFLOPs | accuracy % | int8 accuracy % | "
            "fp32 ms (x teacher) | int8 ms (x teacher) | int8 MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
-    before = next((_manifest(r)["metrics"]["before"] for r in runs[1:] if _manifest(r)["stage"] == "compress"
-                   and Path(_manifest(r)["config"]["teacher"]) == teacher), None)
+    chains = {run: lineage(run) for run in runs}
+    before = next((c[0][1]["metrics"]["before"] for c in chains.values() if c[0][1]["stage"] == "compress"
+                   and c[1][0] == teacher), None)
     for run in runs:
-        doc = _manifest(run)
+        doc = chains[run][0][1]
         m = doc["metrics"]
         if doc["stage"] == "train":
             heads, ffn, vocab, acc = "all", "all", "30522", m["dev_acc"]
             params, flops = (before["params"]["total"], before["flops"]) if before else (None, None)
         else:
-            chain = [m]
-            while chain[-1].get("rounds") == [] and doc["stage"] == "compress":  # vocabulary-only step: look back
-                doc = _manifest(Path(doc["config"]["teacher"]))
-                chain.append(doc["metrics"])
-            pruned = next((c for c in chain if c.get("rounds")), chain[0])
+            # a vocabulary-only step trained nothing: its heads and FFN come from the step before
+            pruned = next((d["metrics"] for _, d in chains[run] if d["metrics"].get("rounds")), m)
             heads = " ".join(map(str, pruned["rounds"][-1]["kept_per_layer"])) if pruned.get("rounds") else "all"
             ffn = " ".join(map(str, pruned.get("ffn_widths") or [])) or "all"
             vocab = str(m["vocab"]["kept"]) if m.get("vocab") else "30522"

@@ -12,6 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from edgemath.manifest import lineage
+
 
 def _read(path: Path) -> dict:
     return json.loads(Path(path).read_text())
@@ -28,18 +30,9 @@ def _cmd(stage: str, cfg: dict, keys: list[str]) -> str:
     return " ".join(parts)
 
 
-def _chain(run: Path) -> list[tuple[Path, dict]]:
-    """(run, manifest) from ``run`` back through its teachers to the trained one."""
-    chain = [(Path(run), _read(Path(run) / "manifest.json"))]
-    while chain[-1][1]["stage"] == "compress":
-        teacher = Path(chain[-1][1]["config"]["teacher"])
-        chain.append((teacher, _read(teacher / "manifest.json")))
-    return chain
-
-
 def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str = "") -> str:
     exp = _read(export_dir / "manifest.json")
-    chain = _chain(Path(exp["config"]["run"]))
+    chain = lineage(Path(exp["config"]["run"]))
     (t_path, teach), steps = chain[-1], list(reversed(chain[:-1]))  # teacher, then compress steps in order
     tcfg, tm = teach["config"], teach["metrics"]
     first, last = steps[0][1]["metrics"], steps[-1][1]["metrics"]
@@ -115,7 +108,7 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
 
 def held_out_summary(run: Path) -> str:
     """The same pruning recipe on a benchmark fold, scored on that fold's dev split."""
-    chain = _chain(run)
+    chain = lineage(run)
     (_, teacher), (_, doc) = chain[-1], chain[0]
     steps = [f"heads {d['config']['prune_heads']:g}, FFN {d['config'].get('prune_ffn', 0):g}"
              + (", vocabulary" if d["config"].get("prune_vocab") else "") for _, d in reversed(chain[:-1])]

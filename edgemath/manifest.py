@@ -54,3 +54,17 @@ def swap_into_place(tmp: Path, out: Path) -> Path:
 def read_manifest(run: Path) -> dict:
     path = Path(run) / "manifest.json"
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def lineage(run: Path) -> list[tuple[Path, dict]]:
+    """(run, manifest) from ``run`` back through the teachers of its compress stages to the
+    trained one."""
+    chain = []
+    while True:
+        doc = read_manifest(run)
+        if not doc:
+            raise FileNotFoundError(f"{run}/manifest.json is missing: cannot trace how this run was made")
+        chain.append((Path(run), doc))
+        if doc.get("stage") != "compress":
+            return chain
+        run = Path(doc["config"]["teacher"])

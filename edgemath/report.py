@@ -172,13 +172,14 @@ class Runner:
         return doc
 
 
-def _seq_len(spec: str, data_dir) -> float:
-    """Mean tokens per dev problem: the length FLOPs are counted at."""
-    from edgemath.checkpoint import default_encoder_path
+def _seq_len(teacher: Path, spec: str, data_dir) -> float:
+    """Mean tokens per dev problem under the teacher's own tokenizer: the length FLOPs are
+    counted at (the same count the compress stage records as seq_len_mean)."""
+    from edgemath.checkpoint import check_checkpoint_dir
     from edgemath.data import load_splits
     from edgemath.runtime.tokenize import ProblemTokenizer
 
-    tok = ProblemTokenizer.from_file(default_encoder_path() / "tokenizer.json")
+    tok = ProblemTokenizer.from_file(check_checkpoint_dir(teacher) / "tokenizer.json")
     dev = load_splits(spec, data_dir).dev.problems
     return sum(len(tok.encode(p.text).ids) for p in dev) / max(1, len(dev))
 
@@ -189,11 +190,11 @@ def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float) -> 
     m = doc["metrics"]
     if doc["stage"] == "train":
         from edgemath.checkpoint import load_solver
-        from edgemath.compress.structure import encoder_flops, head_shape, param_counts
+        from edgemath.compress.structure import encoder_flops, heads_per_layer, param_counts
 
         solver, _ = load_solver(run_dir)
-        layers, heads = head_shape(solver.encoder)
-        acc, params, flops, kept = m["dev_acc"], param_counts(solver.encoder), encoder_flops(solver.encoder, seq_len), [heads] * layers
+        acc, params, flops = m["dev_acc"], param_counts(solver.encoder), encoder_flops(solver.encoder, seq_len)
+        kept = heads_per_layer(solver.encoder)
     else:
         acc, params, flops = m["after"]["dev_acc"], m["after"]["params"], m["after"]["flops"]
         kept = m["rounds"][-1]["kept_per_layer"] if m["rounds"] else None
@@ -234,7 +235,7 @@ def build(cfg: ReportConfig, console=None) -> Path:
         all_runs = list(runs.values()) + [p for p in extra.values() if p not in runs.values()]
         pairs = {p: (r.export(p, False), r.export(p, True)) for p in dict.fromkeys(all_runs)}
         bench = r.bench(fold, [e for pair in pairs.values() for e in pair])
-        seq = _seq_len(f"{cfg.data}:{fold}", cfg.data_dir)
+        seq = _seq_len(teacher, f"{cfg.data}:{fold}", cfg.data_dir)
         cells[fold] = {ratio: _row(p, *pairs[p], bench, seq) for ratio, p in runs.items()}
         for label, p in extra.items():
             sweeps[label] = _row(p, *pairs[p], bench, seq)

@@ -21,12 +21,18 @@ def model_dir(tiny_teacher, tmp_path_factory):
     return run(ExportConfig(run=tiny_teacher, out=tmp_path_factory.mktemp("rt") / "model", limit=8))
 
 
-def test_runtime_solves_without_torch(model_dir, tmp_path):
-    """A subprocess where importing torch or transformers raises."""
+@pytest.fixture
+def no_torch_env(tmp_path) -> dict:
+    """Environment for a subprocess where importing torch, transformers or optimum raises."""
     blocker = tmp_path / "block"
     blocker.mkdir()
     for name in ("torch", "transformers", "optimum"):
         (blocker / f"{name}.py").write_text(f"raise ImportError('{name} is blocked in this test')\n")
+    return {**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def test_runtime_solves_without_torch(model_dir, no_torch_env):
+    """A subprocess where importing torch or transformers raises."""
     code = textwrap.dedent(f"""
         import edgemath.runtime.solver as rs
         s = rs.OnnxSolver({str(model_dir)!r}, threads=1)
@@ -36,7 +42,7 @@ def test_runtime_solves_without_torch(model_dir, tmp_path):
         assert "torch" not in sys.modules or sys.modules["torch"] is None
         print("ok", sol.equation)
     """)
-    env = {**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = no_torch_env
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("ok")
@@ -117,20 +123,15 @@ def test_bench_quick_side_by_side(tiny_teacher, tiny_student, model_dir, tmp_pat
     assert rows["optimum-fp32 teacher"]["accuracy"] == rows["model"]["accuracy"]
 
 
-def test_shipped_default_model_solves_the_readme_problem(tmp_path):
+def test_shipped_default_model_solves_the_readme_problem(no_torch_env):
     """`edgemath solve` without --model uses models/default, with torch unimportable."""
     from edgemath.cli import default_model
 
     if not (default_model() / "manifest.json").is_file():
         pytest.skip("models/default is not in this checkout")
-    blocker = tmp_path / "block"
-    blocker.mkdir()
-    for name in ("torch", "transformers", "optimum"):
-        (blocker / f"{name}.py").write_text(f"raise ImportError('{name} is blocked in this test')\n")
-    env = {**os.environ, "PYTHONPATH": f"{blocker}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     res = subprocess.run([sys.executable, "-m", "edgemath.cli", "solve", "--json", "--threads", "1",
                           "Tom has 3 apples and buys 5 more. How many apples does he have?"],
-                         capture_output=True, text=True, env=env)
+                         capture_output=True, text=True, env=no_torch_env)
     assert res.returncode == 0, res.stderr
     row = json.loads(res.stdout.splitlines()[0])
     assert row["answer"] == 8 and row["error"] is None

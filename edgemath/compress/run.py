@@ -336,9 +336,9 @@ def run(cfg: CompressConfig, console=None) -> Path:
         unpruned = copy.deepcopy(baked)
         new_tok = prune_vocab(baked.encoder, tok, keep)
         vocab_check = verify_bake(unpruned, (None, None), baked, tok, dev, device, baked_tok=new_tok)
+        unseen = gsm8k_texts("test", cfg.data_dir)
         vocab = {"kept": len(keep), "of": unpruned.encoder.config.vocab_size, "check": vocab_check,
-                 "gsm8k_test_unk": unk_rate(new_tok, gsm8k_texts("test", cfg.data_dir)),
-                 "gsm8k_test_unk_before": unk_rate(tok, gsm8k_texts("test", cfg.data_dir))}
+                 "gsm8k_test_unk": unk_rate(new_tok, unseen), "gsm8k_test_unk_before": unk_rate(tok, unseen)}
         tok = new_tok
         console.print(f"vocabulary: kept {len(keep)} of {vocab['of']} tokens; GSM8K test [UNK] rate "
                       f"{vocab['gsm8k_test_unk']['rate']:.4%}; dev {vocab_check['identical_equations']}/"
