@@ -62,6 +62,9 @@ def train(
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
     ema_decay: float = typer.Option(0.995, help="Weight averaging for evaluation and saving (0: off).", rich_help_panel="Schedule"),
     quantity_layers: int = typer.Option(1, help="Self-attention layers over the quantities (0: off).", rich_help_panel="Model"),
+    resume: bool = typer.Option(False, help="Continue a stopped run from its last finished epoch.", rich_help_panel="Schedule"),
+    time_budget: Optional[float] = typer.Option(None, help="Minutes; stop after the first epoch past it (--resume goes on).",
+                                                rich_help_panel="Schedule"),
     seed: int = typer.Option(0, help="Random seed."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
@@ -74,7 +77,8 @@ def train(
     try:
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
-                          data_dir=data_dir, ema_decay=ema_decay, quantity_layers=quantity_layers)
+                          data_dir=data_dir, ema_decay=ema_decay, quantity_layers=quantity_layers,
+                          resume=resume, time_budget=time_budget)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError) as e:
         _fail(str(e))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edgemath.manifest import file_sha256, read_manifest
 
-IGNORED = {"out", "teacher", "resume", "device", "data_dir", "run"}
+IGNORED = {"out", "teacher", "resume", "time_budget", "device", "data_dir", "run"}
 """Settings that say where or how a run was made, not what it is."""
 
 
@@ -123,7 +123,7 @@ class Runner:
         # manifests record the resolved encoder path
         tcfg = TrainConfig(data=spec, out=out, epochs=self.cfg.epochs, device=self.cfg.device, data_dir=self.cfg.data_dir,
                            encoder=self.cfg.encoder or str(default_encoder_path()), limit=self.cfg.limit,
-                           max_steps=self.cfg.max_steps)
+                           max_steps=self.cfg.max_steps, resume=True)
         return self._find_or_make(f"teacher {spec}", "train", tcfg, _data_inputs(spec, self.cfg.data_dir), run)
 
     def student(self, fold: int, teacher: Path, ratio: float, name: str, **over) -> Path:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import time
 from collections import Counter
@@ -14,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edgemath.data import Problem, Splits, load_splits
-from edgemath.manifest import file_sha256, write_manifest
+from edgemath.manifest import file_sha256, read_manifest, write_manifest
 from edgemath.runtime.expression import OPERATORS, is_slot
 
 DEFAULT_EPOCHS = 30
@@ -51,9 +52,15 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     data_dir: str | None = None
+    resume: bool = False
+    """Continue from the state saved at the end of the last finished epoch (``train_state.pt``)."""
+    time_budget: float | None = None
+    """Minutes; stop cleanly at the end of the first epoch past it (``resume`` continues)."""
 
     def __post_init__(self):
         problems = []
+        if self.time_budget is not None and self.time_budget < 0:
+            problems.append("--time-budget must be >= 0 minutes")
         if self.epochs < 1:
             problems.append("--epochs must be at least 1")
         if self.batch_size < 1:
@@ -196,14 +203,54 @@ def _average_gradients(params) -> None:
             p.grad /= n
 
 
+STATE = "train_state.pt"
+"""Everything a stopped training run needs to go on as if it had never stopped."""
+RESTART = {"out", "resume", "time_budget", "device", "data_dir"}
+"""Settings that may change between a stopped run and its resumption."""
+
+
+class Stopped(Exception):
+    """Training stopped on its time budget with its state saved; ``--resume`` goes on."""
+
+
+def save_state(path: Path, **state) -> None:
+    """Written beside, then renamed: a kill mid-write leaves the previous epoch's state."""
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def check_same_settings(was: dict, now: dict, where: Path) -> None:
+    """Resuming under other settings (epochs, learning rates, data) would silently train a
+    different model than either run asked for."""
+    changed = sorted(k for k in was.keys() | now.keys() if k not in RESTART and str(was.get(k)) != str(now.get(k)))
+    if changed:
+        diff = ", ".join(f"{k}: {was.get(k)!r} now {now.get(k)!r}" for k in changed)
+        raise ValueError(f"{where} was made with other settings ({diff}); resume with the same ones or train afresh")
+
+
+def load_state(path: Path, settings: dict) -> dict:
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    check_same_settings(state["settings"], settings, path)
+    return state
+
+
 def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on_best,
-        loss_fn=None, before_step=None, evaluate_fn=None, label: str = "train"):
+        loss_fn=None, before_step=None, evaluate_fn=None, label: str = "train", state: Path | None = None):
     """The one training loop (train and compress use it): AdamW with two learning rates, linear
     warm-up and decay, dev accuracy after each epoch, ``on_best(acc, epoch)`` on improvement.
 
     Hooks for compression: ``loss_fn(batch) -> loss`` (default: the solver's task loss),
     ``before_step(step, total)`` (mask updates), ``evaluate_fn() -> accuracy``. Under torchrun
-    each rank takes its share of every epoch and gradients are averaged across ranks."""
+    each rank takes its share of every epoch and gradients are averaged across ranks.
+
+    With ``state`` (a file), the loop saves itself there after every epoch, resumes from it when it
+    exists, and stops after the first epoch past ``cfg.time_budget`` minutes: the returned
+    history then ends before ``cfg.epochs``."""
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -226,14 +273,30 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     rng = random.Random(cfg.seed)
     amp = device.startswith("cuda")
-    best, history, step = -1.0, [], 0
+    best, history, step, first = -1.0, [], 0, 0
     ema = EMA(solver, cfg.ema_decay) if cfg.ema_decay else None
+    settings = {k: str(v) for k, v in asdict(cfg).items()}
+    if state is not None and state.is_file():
+        saved = load_state(state, settings)
+        solver.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        sched.load_state_dict(saved["sched"])
+        if ema:
+            ema.shadow, ema.updates = {n: t.to(device) for n, t in saved["ema"].items()}, saved["ema_updates"]
+        rng.setstate(saved["rng"])
+        torch.set_rng_state(saved["torch_rng"])
+        if saved.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        best, history, step, first = saved["best"], saved["history"], saved["step"], saved["epoch"]
+        if rank == 0:
+            console.log(f"{label}: resumed after epoch {first} (step {step}, best dev {best:.4f})")
+    t_start, wall0 = time.time(), history[-1]["wall_s"] if history else 0.0
     averaged = ema.applied if ema else (lambda m: contextlib.nullcontext(m))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("loss {task.fields[loss]:.3f} dev {task.fields[dev]}"), TimeRemainingColumn(),
                   console=console, transient=False, disable=rank != 0) as bar:
-        task = bar.add_task(label, total=total, loss=0.0, dev="-")
-        for epoch in range(cfg.epochs):
+        task = bar.add_task(label, total=total, completed=step, loss=0.0, dev="-")
+        for epoch in range(first, cfg.epochs):
             solver.train()
             order = list(range(len(examples)))
             rng.shuffle(order)  # same seed on every rank: the same permutation, split below
@@ -265,13 +328,25 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                     acc = evaluate_fn()
                     if acc > best and rank == 0:
                         on_best(acc, epoch + 1)
-                history.append({"epoch": epoch + 1, "step": step, "loss": sum(losses) / max(1, len(losses)), "dev_acc": acc})
+                history.append({"epoch": epoch + 1, "step": step, "loss": sum(losses) / max(1, len(losses)), "dev_acc": acc,
+                                "wall_s": round(wall0 + time.time() - t_start, 1)})
                 bar.update(task, dev=f"{acc:.3f} (best {max(best, acc):.3f})")
                 if rank == 0:
                     console.log(f"{label} epoch {epoch + 1}: loss {history[-1]['loss']:.4f} dev {acc:.4f}")
                 best = max(best, acc)
             if step >= total:
                 break
+            if state is not None:
+                if rank == 0:
+                    save_state(state, settings=settings, epoch=epoch + 1, step=step, best=best, history=history,
+                               model=solver.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                               ema=ema.shadow if ema else None, ema_updates=ema.updates if ema else 0,
+                               rng=rng.getstate(), torch_rng=torch.get_rng_state(),
+                               cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+                budget = getattr(cfg, "time_budget", None)
+                if budget is not None and time.time() - t_start >= budget * 60:
+                    raise Stopped(f"{label}: time budget of {budget:g} min spent after epoch {epoch + 1} of "
+                                  f"{cfg.epochs} (best dev {best:.4f}); state in {state}, continue with --resume")
     if ema:  # leave the averaged weights in the model: they are what was evaluated and saved
         with torch.no_grad():
             for n, p in solver.named_parameters():
@@ -304,19 +379,33 @@ def run(cfg: TrainConfig, console=None) -> Path:
                   f"constants {solver.cfg.constants}; device {device}")
     solver.to(device)
     cfg.out.mkdir(parents=True, exist_ok=True)
-    best_info = {}
+    state = cfg.out / STATE
+    if not cfg.resume:  # a fresh run: nothing of an earlier one may pass for its result
+        state.unlink(missing_ok=True)
+        (cfg.out / "manifest.json").unlink(missing_ok=True)
+    elif not state.is_file() and (cfg.out / "manifest.json").is_file():
+        done = read_manifest(cfg.out)
+        check_same_settings(done.get("config", {}), {**asdict(cfg), "encoder": str(enc_path)}, cfg.out / "manifest.json")
+        console.print(f"{cfg.out} finished already: nothing to resume")
+        return cfg.out
 
     def on_best(acc, epoch):
         save_solver(solver, tok, cfg.out / "checkpoint")
-        best_info.update(dev_acc=acc, epoch=epoch)
 
-    best, history = fit(solver, tok, examples, dev, cfg, device, console, on_best)
-    wall = time.time() - t0
+    setup_s = time.time() - t0
+    try:
+        best, history = fit(solver, tok, examples, dev, cfg, device, console, on_best, state=state)
+    except Stopped as e:
+        console.print(f"[yellow]{e}[/]")
+        return cfg.out
+    best_epoch = next((h["epoch"] for h in history if h["dev_acc"] == best), None)
+    wall = setup_s + (history[-1]["wall_s"] if history else 0.0)
     write_manifest(cfg.out, stage="train", config={**asdict(cfg), "encoder": str(enc_path), "out": str(cfg.out)},
                    inputs={str(f): file_sha256(f) for f in splits.files},
-                   metrics={"dev_acc": best, "best_epoch": best_info.get("epoch"), "train_problems": len(examples),
+                   metrics={"dev_acc": best, "best_epoch": best_epoch, "train_problems": len(examples),
                             "skipped": dict(skipped), "dev_problems": len(dev), "history": history},
                    wall_time_s=wall, device=device)
-    console.print(f"[green]best dev accuracy {best:.4f}[/] at epoch {best_info.get('epoch')}; "
+    state.unlink(missing_ok=True)
+    console.print(f"[green]best dev accuracy {best:.4f}[/] at epoch {best_epoch}; "
                   f"{wall / 60:.1f} min; checkpoint {cfg.out / 'checkpoint'}")
     return cfg.out

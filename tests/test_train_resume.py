@@ -1,0 +1,61 @@
+"""A teacher run stopped on its time budget and resumed ends exactly where an uninterrupted run ends."""
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+
+
+def _run(tiny_encoder, out, **over):
+    from edgemath.train import TrainConfig, run
+
+    settings = dict(data="asdiv-a:0", encoder=str(tiny_encoder), limit=32, epochs=3, batch_size=8, device="cpu")
+    return run(TrainConfig(out=out, **{**settings, **over}))
+
+
+def _decoder(run_dir):
+    from safetensors.torch import load_file
+
+    return load_file(str(run_dir / "checkpoint" / "decoder.safetensors"))
+
+
+def test_stopped_then_resumed_equals_uninterrupted(tiny_encoder, tmp_path):
+    import torch
+
+    from edgemath.train import STATE
+
+    whole = _run(tiny_encoder, tmp_path / "whole")
+    want = json.loads((whole / "manifest.json").read_text())["metrics"]
+
+    parts = _run(tiny_encoder, tmp_path / "parts", time_budget=0)  # stops after epoch 1
+    assert (parts / STATE).is_file() and (parts / "checkpoint").is_dir()
+    assert not (parts / "manifest.json").exists(), "a stopped run must not look finished"
+
+    with pytest.raises(ValueError, match="epochs: '3' now '4'"):
+        _run(tiny_encoder, parts, epochs=4, resume=True)
+
+    _run(tiny_encoder, parts, resume=True)
+    got = json.loads((parts / "manifest.json").read_text())["metrics"]
+    assert not (parts / STATE).exists()
+    assert [h["epoch"] for h in got["history"]] == [1, 2, 3]
+    for a, b in zip(want["history"], got["history"]):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-6) and a["dev_acc"] == b["dev_acc"]
+    assert got["dev_acc"] == want["dev_acc"] and got["best_epoch"] == want["best_epoch"]
+    w, g = _decoder(whole), _decoder(parts)
+    assert w.keys() == g.keys()
+    assert max((w[k] - g[k]).abs().max().item() for k in w) < 1e-6
+
+    # resuming a finished run trains nothing; other settings are refused
+    stamp = (parts / "manifest.json").read_text()
+    _run(tiny_encoder, parts, resume=True)
+    assert (parts / "manifest.json").read_text() == stamp
+    with pytest.raises(ValueError, match="lr"):
+        _run(tiny_encoder, parts, resume=True, lr=5e-4)
+    assert torch.equal(_decoder(parts)[next(iter(g))], next(iter(g.values())))
+
+
+def test_time_budget_must_not_be_negative():
+    from edgemath.train import TrainConfig
+
+    with pytest.raises(ValueError, match="--time-budget"):
+        TrainConfig(time_budget=-1)
