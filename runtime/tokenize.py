@@ -14,6 +14,8 @@ from .numbers import Number, extract_numbers
 
 __all__ = ["Encoded", "ProblemTokenizer"]
 
+PAD_NAMES = ("[PAD]", "<pad>")  # BERT WordPiece, XLM-R / SentencePiece
+
 
 @dataclass
 class Encoded:
@@ -41,15 +43,15 @@ class ProblemTokenizer:
 
     @property
     def pad_id(self) -> int:
-        pid = self.tok.token_to_id("[PAD]")
-        return 0 if pid is None else pid
+        ids = (self.tok.token_to_id(name) for name in PAD_NAMES)
+        return next((i for i in ids if i is not None), 0)
 
     def encode(self, text: str) -> Encoded:
         numbers = extract_numbers(text)
         enc = self.tok.encode(text)
         ids, offsets = list(enc.ids), list(enc.offsets)
         truncated = len(ids) > self.max_length
-        if truncated:  # keep [CLS] ... and the final [SEP]
+        if truncated:  # keep the opening special ([CLS], <s>) ... and the closing one ([SEP], </s>)
             ids = ids[: self.max_length - 1] + ids[-1:]
             offsets = offsets[: self.max_length - 1] + [(0, 0)]
         spans = []

