@@ -354,11 +354,13 @@ def report(
     ablation: bool = typer.Option(False, "--ablation", help="Prune only / one round / recursive on the first fold."),
     sweep_ratio: float = typer.Option(0.3, help="Ratio of the sweep and the ablation."),
     bench_problems: int = typer.Option(50, help="Dev problems timed per variant."),
+    encoder: Optional[str] = typer.Option(None, help="Teacher encoder checkpoint (default: MiniLM; Math23k: "
+                                                       "`edgemath import-e5 --vocab-from math23k` output)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
     """Train, compress, export and bench over folds and ratios (reusing finished runs), then write
-    a Markdown report with tables and plots."""
+    a Markdown report with tables and plots. Math23k has no folds: scored on its test split."""
     from edgemath.checkpoint import CheckpointError
     from edgemath.data import DataError
     from edgemath.export.check import ParityError
@@ -366,12 +368,12 @@ def report(
 
     if ":" in data:
         _fail(f"--data {data!r}: give the dataset without a fold; folds come from --folds")
-    cfg = ReportConfig(data=data, folds=_int_list(folds, "--folds"), ratios=_float_list(ratios, "--ratios"), out=out_dir,
-                       runs=runs, epochs=epochs, compress_epochs=compress_epochs, rounds=rounds, alpha=alpha,
-                       prune_ffn=prune_ffn, prune_vocab=prune_vocab,
-                       alphas=_float_list(alphas, "--alphas"), ablation=ablation, sweep_ratio=sweep_ratio,
-                       bench_problems=bench_problems, device=device, data_dir=data_dir)
+    folds_list, ratios_list, alphas_list = _int_list(folds, "--folds"), _float_list(ratios, "--ratios"), _float_list(alphas, "--alphas")
     try:
+        cfg = ReportConfig(data=data, folds=folds_list, ratios=ratios_list, out=out_dir, runs=runs, epochs=epochs,
+                           compress_epochs=compress_epochs, rounds=rounds, alpha=alpha, prune_ffn=prune_ffn,
+                           prune_vocab=prune_vocab, alphas=alphas_list, ablation=ablation, sweep_ratio=sweep_ratio,
+                           bench_problems=bench_problems, device=device, data_dir=data_dir, encoder=encoder)
         build(cfg, err)
     except (DataError, CheckpointError, ParityError, ValueError) as e:
         _fail(str(e))

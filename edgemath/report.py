@@ -19,6 +19,8 @@ from edgemath.manifest import file_sha256, read_manifest
 
 IGNORED = {"out", "teacher", "resume", "time_budget", "device", "data_dir", "run"}
 """Settings that say where or how a run was made, not what it is."""
+FOLDED = {"asdiv-a", "mawps"}
+"""Datasets evaluated by 5-fold cross-validation (dev split of each fold)."""
 
 
 @dataclass
@@ -53,6 +55,14 @@ class ReportConfig:
     limit: int | None = None
     """Smoke runs: N train and dev problems per stage."""
     max_steps: int | None = None
+
+    def __post_init__(self):
+        if self.data not in FOLDED and self.folds != [0]:
+            raise ValueError(f"--data {self.data} has no folds (it has a public test split): leave --folds out")
+
+    def spec(self, fold: int) -> str:
+        """The data spec of one fold: ``asdiv-a:3``; Math23k and paths are one split, scored on test."""
+        return f"{self.data}:{fold}" if self.data in FOLDED else self.data
 
 
 # --- finding finished runs -----------------------------------------------------------------------
@@ -118,8 +128,8 @@ class Runner:
         from edgemath.checkpoint import default_encoder_path
         from edgemath.train import TrainConfig, run
 
-        spec = f"{self.cfg.data}:{fold}"
-        out = self.cfg.runs / "report" / f"{self.cfg.data}-{fold}" / "teacher"
+        spec = self.cfg.spec(fold)
+        out = self.cfg.runs / "report" / spec.replace(":", "-") / "teacher"
         # manifests record the resolved encoder path
         tcfg = TrainConfig(data=spec, out=out, epochs=self.cfg.epochs, device=self.cfg.device, data_dir=self.cfg.data_dir,
                            encoder=self.cfg.encoder or str(default_encoder_path()), limit=self.cfg.limit,
@@ -129,8 +139,8 @@ class Runner:
     def student(self, fold: int, teacher: Path, ratio: float, name: str, **over) -> Path:
         from edgemath.compress.run import CompressConfig, run
 
-        spec = f"{self.cfg.data}:{fold}"
-        out = self.cfg.runs / "report" / f"{self.cfg.data}-{fold}" / name
+        spec = self.cfg.spec(fold)
+        out = self.cfg.runs / "report" / spec.replace(":", "-") / name
         settings = dict(data=spec, prune_heads=ratio, prune_ffn=self.cfg.prune_ffn, prune_vocab=self.cfg.prune_vocab,
                         rounds=self.cfg.rounds, alpha=self.cfg.alpha, epochs=self.cfg.compress_epochs,
                         limit=self.cfg.limit, max_steps=self.cfg.max_steps)
@@ -166,7 +176,7 @@ class Runner:
             if sorted(r["dir"] for r in doc["rows"].values()) == sorted(map(str, exports)):
                 self._note(f"bench fold {fold}", out, True, t0)
                 return doc
-        doc = run(BenchConfig(exports=exports, data=f"{self.cfg.data}:{fold}", problems=self.cfg.bench_problems,
+        doc = run(BenchConfig(exports=exports, data=self.cfg.spec(fold), problems=self.cfg.bench_problems,
                               threads=(1,), out=out, data_dir=self.cfg.data_dir), self.console)
         self._note(f"bench fold {fold}", out, False, t0)
         return doc
@@ -184,8 +194,10 @@ def _seq_len(teacher: Path, spec: str, data_dir) -> float:
     return sum(len(tok.encode(p.text).ids) for p in dev) / max(1, len(dev))
 
 
-def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float) -> dict:
-    """One (fold, ratio) cell: accuracy, size, cost and latency."""
+def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float, on_test: bool) -> dict:
+    """One (fold, ratio) cell: accuracy, size, cost and latency. Accuracy is the run's dev accuracy,
+    or, where the data has a test split (Math23k), the fp32 export's test accuracy (the export
+    gives the same equations as PyTorch: checked at export)."""
     doc = read_manifest(run_dir)
     m = doc["metrics"]
     if doc["stage"] == "train":
@@ -200,6 +212,8 @@ def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float) -> 
         kept = m["rounds"][-1]["kept_per_layer"] if m["rounds"] else None
     by_dir = {r["dir"]: r for r in bench["rows"].values()}
     f, q = by_dir[str(fp32)], by_dir[str(int8)]
+    if on_test:
+        acc = f["accuracy"]
     return {"run": str(run_dir), "accuracy": acc, "int8_accuracy": q["accuracy"], "params": params, "flops": flops,
             "heads_per_layer": kept, "fp32_ms": f["encoder_t1"]["p50_ms"], "int8_ms": q["encoder_t1"]["p50_ms"],
             "int8_bytes": q["bytes"], "wall_time_s": doc.get("wall_time_s")}
@@ -216,6 +230,7 @@ def build(cfg: ReportConfig, console=None) -> Path:
     r = Runner(cfg, console)
     t0 = time.time()
     cells: dict[int, dict[float, dict]] = {}
+    held_out: dict[int, dict] = {}
     sweeps: dict[str, dict] = {}
     for i, fold in enumerate(cfg.folds):
         teacher = r.teacher(fold)
@@ -235,12 +250,14 @@ def build(cfg: ReportConfig, console=None) -> Path:
         all_runs = list(runs.values()) + [p for p in extra.values() if p not in runs.values()]
         pairs = {p: (r.export(p, False), r.export(p, True)) for p in dict.fromkeys(all_runs)}
         bench = r.bench(fold, [e for pair in pairs.values() for e in pair])
-        seq = _seq_len(teacher, f"{cfg.data}:{fold}", cfg.data_dir)
-        cells[fold] = {ratio: _row(p, *pairs[p], bench, seq) for ratio, p in runs.items()}
+        seq = _seq_len(teacher, cfg.spec(fold), cfg.data_dir)
+        on_test = bench.get("split") == "test"
+        held_out[fold] = {"split": bench.get("split", "dev"), "problems": bench.get("scored_problems")}
+        cells[fold] = {ratio: _row(p, *pairs[p], bench, seq, on_test) for ratio, p in runs.items()}
         for label, p in extra.items():
-            sweeps[label] = _row(p, *pairs[p], bench, seq)
+            sweeps[label] = _row(p, *pairs[p], bench, seq, on_test)
     doc = {"config": {**asdict(cfg), "out": str(cfg.out), "runs": str(cfg.runs)}, "cells": cells, "sweeps": sweeps,
-           "log": r.log, "wall_time_s": time.time() - t0,
+           "held_out": held_out, "log": r.log, "wall_time_s": time.time() - t0,
            "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                        "cpus": __import__("os").cpu_count()}}
     (cfg.out / "results.json").write_text(json.dumps(doc, indent=2, default=str))

@@ -45,7 +45,7 @@ def _pm(ms, scale=1.0, fmt="{:.2f}") -> str:
     return fmt.format(m * scale) if s is None else (fmt + " ± " + fmt).format(m * scale, s * scale)
 
 
-def plots(agg: dict[float, dict], out: Path) -> list[str]:
+def plots(agg: dict[float, dict], out: Path, split: str = "dev") -> list[str]:
     """accuracy vs ratio, latency vs ratio, accuracy vs latency (Pareto), heads kept heat map."""
     import matplotlib
 
@@ -65,7 +65,7 @@ def plots(agg: dict[float, dict], out: Path) -> list[str]:
     for key, label in (("accuracy", "PyTorch fp32"), ("int8_accuracy", "ONNX int8")):
         ax.errorbar(ratios, [100 * agg[r][key][0] for r in ratios], yerr=[100 * (agg[r][key][1] or 0) for r in ratios],
                     marker="o", capsize=3, label=label)
-    ax.set(xlabel="fraction of heads removed", ylabel="dev accuracy (%)", title="Accuracy vs pruning ratio")
+    ax.set(xlabel="fraction of heads removed", ylabel=f"{split} accuracy (%)", title="Accuracy vs pruning ratio")
     ax.legend()
     save(fig, "accuracy_vs_ratio.png")
 
@@ -89,7 +89,7 @@ def plots(agg: dict[float, dict], out: Path) -> list[str]:
                 front.append((x, y))
                 best = y
         ax.plot([p[0] for p in front], [p[1] for p in front], ls="--", color="grey", lw=0.8)
-    ax.set(xlabel="encoder p50 ms", ylabel="dev accuracy (%)", title="Accuracy vs latency (dashed: Pareto front)")
+    ax.set(xlabel="encoder p50 ms", ylabel=f"{split} accuracy (%)", title="Accuracy vs latency (dashed: Pareto front)")
     ax.legend()
     save(fig, "accuracy_vs_latency.png")
 
@@ -111,14 +111,17 @@ def write_report(doc: dict, out: Path) -> Path:
     cfg = doc["config"]
     cells = {int(f): {float(r): row for r, row in per.items()} for f, per in doc["cells"].items()}
     agg = aggregate(cells)
-    pngs = plots(agg, out)
+    held = list(doc.get("held_out", {}).values()) or [{"split": "dev", "problems": None}]
+    split = held[0]["split"]
+    pngs = plots(agg, out, split)
     folds = sorted(cells)
-    lines = [f"# {cfg['data']}: pruning report", "",
-             f"Folds {', '.join(map(str, folds))}; dev split of each fold; mean ± sd over folds. "
+    where = (f"Folds {', '.join(map(str, folds))}; dev split of each fold; mean ± sd over folds. " if split == "dev"
+             else f"Scored on the {split} split (models selected on dev). ")
+    lines = [f"# {cfg['data']}: pruning report", "", where +
              f"Teacher {cfg['epochs']} epochs; students: alpha {cfg['alpha']}, {cfg['rounds']} round(s) x "
              f"{cfg['compress_epochs']} epochs; FFN neurons removed: {cfg.get('prune_ffn', 0):g}; vocabulary "
              f"{'pruned' if cfg.get('prune_vocab') else 'kept'} (rows other than 0). Latency: encoder p50, batch 1, 1 thread, real unpadded lengths, "
-             f"{cfg['bench_problems']} dev problems, all variants of a fold timed in one run. "
+             f"{cfg['bench_problems']} {split} problems, all variants of a fold timed in one run. "
              f"Machine: {doc['machine']['processor']}, {doc['machine']['cpus']} CPUs ({doc['machine']['platform']}).", "",
              "Reproduce: `" + command(cfg) + "` (finished runs are reused).", "",
              "## Accuracy, size, cost and latency per ratio", "",
@@ -146,8 +149,13 @@ def write_report(doc: dict, out: Path) -> Path:
             lines.append(f"| {f} | {r:g} | {100 * row['accuracy']:.2f} | {100 * row['int8_accuracy']:.2f} | {row['fp32_ms']:.2f} | "
                          f"{row['int8_ms']:.2f} | {' '.join(map(str, row['heads_per_layer'] or []))} | `{row['run']}` | {wall} |")
     lines += ["", "## Plots", ""] + [f"![{p[:-4]}]({p})" for p in pngs]
-    lines += ["", f"Report wall time {doc['wall_time_s'] / 60:.1f} min (reused runs cost nothing). "
-              "On 238 dev problems one problem is 0.42 points: differences under ~1-3 points are noise."]
+    sizes = sorted({h["problems"] for h in held if h["problems"]})
+    lines += ["", f"Report wall time {doc['wall_time_s'] / 60:.1f} min (reused runs cost nothing)."]
+    if sizes:
+        n = f"{sizes[0]}" if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
+        pts = f"{100 / sizes[0]:.2f}" if len(sizes) == 1 else f"{100 / sizes[-1]:.2f}-{100 / sizes[0]:.2f}"
+        lines[-1] += (f" On {n} {split} problems{' per fold' if len(folds) > 1 else ''} one problem is {pts} points: "
+                      "differences under ~1-3 points on one fold are noise.")
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"
 

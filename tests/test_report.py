@@ -1,5 +1,6 @@
 """`edgemath report` on a tiny encoder: every stage runs once, then everything is reused."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,29 @@ def test_report_cli_rejects_bad_lists(tmp_path):
     assert res.exit_code == 1 and "--folds" in res.output
     res = CliRunner().invoke(app, ["report", "--data", "asdiv-a:0", "--out", str(tmp_path)])
     assert res.exit_code == 1 and "without a fold" in res.output
+
+
+def test_report_on_math23k_scores_the_test_split(tiny_encoder, tmp_path, shared_data):
+    from edgemath.report import ReportConfig, build
+
+    cfg = ReportConfig(data="math23k", folds=[0], ratios=[0.0, 0.5], out=tmp_path / "report", runs=tmp_path / "runs",
+                       epochs=1, compress_epochs=1, bench_problems=2, device="cpu", encoder=str(tiny_encoder),
+                       limit=16, max_steps=2, data_dir=str(shared_data))
+    doc = json.loads((build(cfg) / "results.json").read_text())
+    assert doc["held_out"]["0"] == {"split": "test", "problems": 1000}
+    assert (tmp_path / "runs" / "report" / "math23k" / "teacher" / "manifest.json").is_file()
+    bench = json.loads((tmp_path / "report" / "bench-fold0.json").read_text())
+    by_dir = {r["dir"]: r["accuracy"] for r in bench["rows"].values()}
+    for row in doc["cells"]["0"].values():  # fp32 accuracy is the export's, on the 1000 test problems
+        assert row["accuracy"] == by_dir[str(Path(row["run"]) / "export-fp32")]
+    text = (tmp_path / "report" / "README.md").read_text()
+    assert "Scored on the test split" in text and "On 1000 test problems one problem is 0.10 points" in text
+
+
+def test_report_refuses_folds_where_there_are_none(tmp_path):
+    from typer.testing import CliRunner
+
+    from edgemath.cli import app
+
+    res = CliRunner().invoke(app, ["report", "--data", "math23k", "--folds", "0-4", "--out", str(tmp_path)])
+    assert res.exit_code == 1 and "has no folds" in res.output
