@@ -291,6 +291,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
         if rank == 0:
             console.log(f"{label}: resumed after epoch {first} (step {step}, best dev {best:.4f})")
     t_start, wall0 = time.time(), history[-1]["wall_s"] if history else 0.0
+    quiet_bar, log_every = not console.is_terminal, max(1, per_epoch // 10)
     averaged = ema.applied if ema else (lambda m: contextlib.nullcontext(m))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("loss {task.fields[loss]:.3f} dev {task.fields[dev]}"), TimeRemainingColumn(),
@@ -301,7 +302,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
             order = list(range(len(examples)))
             rng.shuffle(order)  # same seed on every rank: the same permutation, split below
             order = order[rank::n_ranks]
-            losses = []
+            losses, t_epoch = [], time.time()
             for s in range(0, len(order), cfg.batch_size):
                 if before_step:
                     before_step(step, total)
@@ -320,6 +321,9 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                 step += 1
                 losses.append(loss.item())
                 bar.update(task, advance=1, loss=sum(losses[-20:]) / len(losses[-20:]))
+                if quiet_bar and rank == 0 and len(losses) % log_every == 0:  # logs have no live bar
+                    console.log(f"{label} epoch {epoch + 1}: step {step}/{total}, loss {sum(losses[-20:]) / len(losses[-20:]):.4f}, "
+                                f"{(time.time() - t_epoch) / len(losses):.2f} s/step")
                 if step >= total:
                     break
             last = step >= total or epoch == cfg.epochs - 1

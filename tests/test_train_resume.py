@@ -59,3 +59,18 @@ def test_time_budget_must_not_be_negative():
 
     with pytest.raises(ValueError, match="--time-budget"):
         TrainConfig(time_budget=-1)
+
+
+def test_a_log_file_gets_progress_lines(tiny_encoder, tmp_path):
+    """Without a terminal the live bar shows nothing until the end: steps are logged instead."""
+    import io
+
+    from rich.console import Console
+
+    from edgemath.train import TrainConfig, run
+
+    buf = io.StringIO()
+    run(TrainConfig(data="asdiv-a:0", out=tmp_path / "t", encoder=str(tiny_encoder), limit=32, epochs=1, batch_size=8,
+                    device="cpu"), Console(file=buf, width=200))
+    lines = [line for line in buf.getvalue().splitlines() if "s/step" in line]
+    assert len(lines) == 4 and "step 4/4" in lines[-1]
