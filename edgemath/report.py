@@ -116,6 +116,9 @@ class Runner:
         self.log.append({"what": what, "path": str(path), "reused": reused, "wall_s": time.time() - t0})
         self.console.print(f"{'reused' if reused else 'made'} {what}: {path}")
 
+    def _fold_dir(self, fold: int) -> Path:
+        return self.cfg.runs / "report" / self.cfg.spec(fold).replace(":", "-")
+
     def _find_or_make(self, what: str, stage: str, cfg, inputs: dict, make) -> Path:
         t0 = time.time()
         found = find_run(self.cfg.runs, stage, cfg, inputs)
@@ -129,7 +132,7 @@ class Runner:
         from edgemath.train import TrainConfig, run
 
         spec = self.cfg.spec(fold)
-        out = self.cfg.runs / "report" / spec.replace(":", "-") / "teacher"
+        out = self._fold_dir(fold) / "teacher"
         # manifests record the resolved encoder path
         tcfg = TrainConfig(data=spec, out=out, epochs=self.cfg.epochs, device=self.cfg.device, data_dir=self.cfg.data_dir,
                            encoder=self.cfg.encoder or str(default_encoder_path()), limit=self.cfg.limit,
@@ -140,7 +143,7 @@ class Runner:
         from edgemath.compress.run import CompressConfig, run
 
         spec = self.cfg.spec(fold)
-        out = self.cfg.runs / "report" / spec.replace(":", "-") / name
+        out = self._fold_dir(fold) / name
         settings = dict(data=spec, prune_heads=ratio, prune_ffn=self.cfg.prune_ffn, prune_vocab=self.cfg.prune_vocab,
                         rounds=self.cfg.rounds, alpha=self.cfg.alpha, epochs=self.cfg.compress_epochs,
                         limit=self.cfg.limit, max_steps=self.cfg.max_steps)
@@ -194,7 +197,7 @@ def _seq_len(teacher: Path, spec: str, data_dir) -> float:
     return sum(len(tok.encode(p.text).ids) for p in dev) / max(1, len(dev))
 
 
-def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float, on_test: bool) -> dict:
+def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float) -> dict:
     """One (fold, ratio) cell: accuracy, size, cost and latency. Accuracy is the run's dev accuracy,
     or, where the data has a test split (Math23k), the fp32 export's test accuracy (the export
     gives the same equations as PyTorch: checked at export)."""
@@ -212,7 +215,7 @@ def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float, on_
         kept = m["rounds"][-1]["kept_per_layer"] if m["rounds"] else None
     by_dir = {r["dir"]: r for r in bench["rows"].values()}
     f, q = by_dir[str(fp32)], by_dir[str(int8)]
-    if on_test:
+    if bench.get("split") == "test":
         acc = f["accuracy"]
     return {"run": str(run_dir), "accuracy": acc, "int8_accuracy": q["accuracy"], "params": params, "flops": flops,
             "heads_per_layer": kept, "fp32_ms": f["encoder_t1"]["p50_ms"], "int8_ms": q["encoder_t1"]["p50_ms"],
@@ -251,11 +254,10 @@ def build(cfg: ReportConfig, console=None) -> Path:
         pairs = {p: (r.export(p, False), r.export(p, True)) for p in dict.fromkeys(all_runs)}
         bench = r.bench(fold, [e for pair in pairs.values() for e in pair])
         seq = _seq_len(teacher, cfg.spec(fold), cfg.data_dir)
-        on_test = bench.get("split") == "test"
         held_out[fold] = {"split": bench.get("split", "dev"), "problems": bench.get("scored_problems")}
-        cells[fold] = {ratio: _row(p, *pairs[p], bench, seq, on_test) for ratio, p in runs.items()}
+        cells[fold] = {ratio: _row(p, *pairs[p], bench, seq) for ratio, p in runs.items()}
         for label, p in extra.items():
-            sweeps[label] = _row(p, *pairs[p], bench, seq, on_test)
+            sweeps[label] = _row(p, *pairs[p], bench, seq)
     doc = {"config": {**asdict(cfg), "out": str(cfg.out), "runs": str(cfg.runs)}, "cells": cells, "sweeps": sweeps,
            "held_out": held_out, "log": r.log, "wall_time_s": time.time() - t0,
            "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),

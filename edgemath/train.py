@@ -249,8 +249,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
     each rank takes its share of every epoch and gradients are averaged across ranks.
 
     With ``state`` (a file), the loop saves itself there after every epoch, resumes from it when it
-    exists, and stops after the first epoch past ``cfg.time_budget`` minutes: the returned
-    history then ends before ``cfg.epochs``."""
+    exists, and raises ``Stopped`` after the first epoch past ``cfg.time_budget`` minutes."""
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -320,9 +319,10 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                     ema.update(solver)
                 step += 1
                 losses.append(loss.item())
-                bar.update(task, advance=1, loss=sum(losses[-20:]) / len(losses[-20:]))
+                recent = sum(losses[-20:]) / len(losses[-20:])
+                bar.update(task, advance=1, loss=recent)
                 if quiet_bar and rank == 0 and len(losses) % log_every == 0:  # logs have no live bar
-                    console.log(f"{label} epoch {epoch + 1}: step {step}/{total}, loss {sum(losses[-20:]) / len(losses[-20:]):.4f}, "
+                    console.log(f"{label} epoch {epoch + 1}: step {step}/{total}, loss {recent:.4f}, "
                                 f"{(time.time() - t_epoch) / len(losses):.2f} s/step")
                 if step >= total:
                     break
@@ -384,12 +384,13 @@ def run(cfg: TrainConfig, console=None) -> Path:
     solver.to(device)
     cfg.out.mkdir(parents=True, exist_ok=True)
     state = cfg.out / STATE
+    config = {**asdict(cfg), "encoder": str(enc_path), "out": str(cfg.out)}
     if not cfg.resume:  # a fresh run: nothing of an earlier one may pass for its result
         state.unlink(missing_ok=True)
         (cfg.out / "manifest.json").unlink(missing_ok=True)
     elif not state.is_file() and (cfg.out / "manifest.json").is_file():
         done = read_manifest(cfg.out)
-        check_same_settings(done.get("config", {}), {**asdict(cfg), "encoder": str(enc_path)}, cfg.out / "manifest.json")
+        check_same_settings(done.get("config", {}), config, cfg.out / "manifest.json")
         console.print(f"{cfg.out} finished already: nothing to resume")
         return cfg.out
 
@@ -404,7 +405,7 @@ def run(cfg: TrainConfig, console=None) -> Path:
         return cfg.out
     best_epoch = next((h["epoch"] for h in history if h["dev_acc"] == best), None)
     wall = setup_s + (history[-1]["wall_s"] if history else 0.0)
-    write_manifest(cfg.out, stage="train", config={**asdict(cfg), "encoder": str(enc_path), "out": str(cfg.out)},
+    write_manifest(cfg.out, stage="train", config=config,
                    inputs={str(f): file_sha256(f) for f in splits.files},
                    metrics={"dev_acc": best, "best_epoch": best_epoch, "train_problems": len(examples),
                             "skipped": dict(skipped), "dev_problems": len(dev), "history": history},
