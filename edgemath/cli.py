@@ -62,6 +62,8 @@ def train(
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
     ema_decay: float = typer.Option(0.995, help="Weight averaging for evaluation and saving (0: off).", rich_help_panel="Schedule"),
     quantity_layers: int = typer.Option(1, help="Self-attention layers over the quantities (0: off).", rich_help_panel="Model"),
+    const_min_count: int = typer.Option(2, help="A constant joins the decoder when this many training equations use it "
+                                        "(every step scores all pairs of numbers and constants).", rich_help_panel="Model"),
     resume: bool = typer.Option(False, help="Continue a stopped run from its last finished epoch.", rich_help_panel="Schedule"),
     time_budget: Optional[float] = typer.Option(None, help="Minutes; stop after the first epoch past it (--resume goes on).",
                                                 rich_help_panel="Schedule"),
@@ -78,7 +80,7 @@ def train(
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, quantity_layers=quantity_layers,
-                          resume=resume, time_budget=time_budget)
+                          const_min_count=const_min_count, resume=resume, time_budget=time_budget)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError) as e:
         _fail(str(e))

@@ -55,6 +55,60 @@ def test_decoding_always_gives_valid_trees(tiny_encoder):
             assert all(s < len(tok.encode(p.text).numbers) for s in slots)
 
 
+def stepwise_loss(solver, batch):
+    """The loss as first written: every pair rescored at every step (the definition the
+    one-pass ``Solver.forward`` must match)."""
+    import torch.nn.functional as F
+
+    dec = solver.decoder
+    hidden = solver.encode(batch).last_hidden_state
+    q, mask = dec.quantities(hidden, batch.pool, batch.num_mask)
+    ar = torch.arange(q.shape[0])
+    total, logits_all = 0.0, []
+    for t in range(batch.steps.shape[1]):
+        active = batch.n_steps > t
+        if not active.any():
+            break
+        e, logits = dec.step_logits(q, mask)
+        m = q.shape[1]
+        op, i, j = batch.steps[:, t].clamp(min=0).unbind(-1)
+        flat = logits.flatten(1)
+        logits_all.append(flat)
+        ce = F.cross_entropy(flat.masked_fill(~active[:, None], 0.0), (op * m + i) * m + j, reduction="none")
+        new = e[ar, op, i, j]
+        stop = F.binary_cross_entropy_with_logits(dec.stop(new).squeeze(-1), (batch.n_steps == t + 1).float(),
+                                                  reduction="none")
+        total = total + ((ce + stop) * active).sum()
+        q, mask = torch.cat([q, new[:, None]], 1), torch.cat([mask, active[:, None]], 1)
+    return total / batch.n_steps.clamp(min=1).sum(), logits_all
+
+
+def test_one_pass_loss_equals_stepwise(tiny_encoder):
+    """Scoring all pairs once over the final quantity set gives the per-step loss and the
+    per-step scores (on the candidates each step could see), gradients included."""
+    solver, tok = tiny_solver(tiny_encoder, constants=("1",))
+    train = load_splits("asdiv-a:0").train.trainable
+    probs = [p for p in train if len(p.equation) >= 5][:6] + [p for p in train if len(p.equation) == 3][:6]
+    encs = [tok.encode(p.text) for p in probs]
+    steps = [tree_to_steps(parse_prefix(p.equation), len(e.numbers), ["1"], solver.cfg.ops) for p, e in zip(probs, encs)]
+    batch = collate(encs, tok.pad_id, steps)
+    assert len(set(batch.n_steps.tolist())) > 1  # ragged step counts exercise the masks
+    ref, ref_logits = stepwise_loss(solver, batch)
+    got, got_logits = solver(batch)
+    torch.testing.assert_close(got, ref)
+    for r, g in zip(ref_logits, got_logits):
+        k = solver.decoder.pairs.n_ops
+        m = int((r.shape[1] // k) ** 0.5)
+        big = int((g.shape[1] // k) ** 0.5)
+        g = g.view(-1, k, big, big)[:, :, :m, :m].flatten(1)
+        torch.testing.assert_close(g, r)
+        assert torch.isinf(g).eq(torch.isinf(r)).all()
+    trained = [p for p in solver.decoder.pairs.parameters() if p.requires_grad]
+    grads = [torch.autograd.grad(loss, trained, retain_graph=True) for loss in (ref, got)]
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_training_lowers_loss_and_reload_is_identical(tiny_encoder, tmp_path):
     solver, tok = tiny_solver(tiny_encoder, constants=())
     probs = load_splits("asdiv-a:0").train.trainable[:16]

@@ -43,7 +43,9 @@ def test_stopped_then_resumed_equals_uninterrupted(tiny_encoder, tmp_path):
     assert got["dev_acc"] == want["dev_acc"] and got["best_epoch"] == want["best_epoch"]
     w, g = _decoder(whole), _decoder(parts)
     assert w.keys() == g.keys()
-    assert max((w[k] - g[k]).abs().max().item() for k in w) < 1e-6
+    # not bit-exact: two uninterrupted runs already differ by ~4e-6 (rounding in the pair
+    # scorer's reductions; the attention key bias, whose gradient is pure rounding, shows it most)
+    assert max((w[k] - g[k]).abs().max().item() for k in w) < 1e-4
 
     # resuming a finished run trains nothing; other settings are refused
     stamp = (parts / "manifest.json").read_text()
