@@ -100,14 +100,19 @@ def learn_vocab(problems: list[Problem], min_count: int) -> tuple[list[str], lis
     return [o for o in OPERATORS if o in ops] or ["+", "-", "*", "/"], keep
 
 
+def encoder_path(cfg: TrainConfig) -> Path:
+    from edgemath.checkpoint import default_encoder_path
+
+    return Path(cfg.encoder) if cfg.encoder else default_encoder_path()
+
+
 def build_solver(cfg: TrainConfig, train: list[Problem]):
     from transformers import AutoModel
 
-    from edgemath.checkpoint import default_encoder_path
     from edgemath.model import DecoderConfig, Solver
     from edgemath.runtime.tokenize import ProblemTokenizer
 
-    enc_path = Path(cfg.encoder) if cfg.encoder else default_encoder_path()
+    enc_path = encoder_path(cfg)
     if not (enc_path / "config.json").is_file():
         raise ValueError(f"--encoder {enc_path}: not a Hugging Face checkpoint (no config.json)")
     if not (enc_path / "tokenizer.json").is_file():
@@ -384,12 +389,21 @@ def run(cfg: TrainConfig, console=None) -> Path:
     console = console or Console(stderr=True)
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
+    state = cfg.out / STATE
+    config = {**asdict(cfg), "encoder": str(encoder_path(cfg)), "out": str(cfg.out)}
+    if not cfg.resume:  # a fresh run: nothing of an earlier one may pass for its result
+        state.unlink(missing_ok=True)
+        (cfg.out / "manifest.json").unlink(missing_ok=True)
+    elif not state.is_file() and (cfg.out / "manifest.json").is_file():
+        check_same_settings(read_manifest(cfg.out).get("config", {}), config, cfg.out / "manifest.json")
+        console.print(f"{cfg.out} finished already: nothing to resume")
+        return cfg.out
     t0 = time.time()
     splits: Splits = load_splits(cfg.data, cfg.data_dir)
     train, dev = splits.train.problems, splits.dev.problems
     if cfg.limit:
         train, dev = train[: cfg.limit], dev[: cfg.limit]
-    solver, tok, enc_path = build_solver(cfg, [p for p in train if p.trainable])
+    solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable])
     examples, skipped = make_examples(train, tok, solver.cfg)
     if not examples:
         raise ValueError(f"no trainable problems in {cfg.data} (skipped: {dict(skipped)})")
@@ -398,16 +412,6 @@ def run(cfg: TrainConfig, console=None) -> Path:
                   f"constants {solver.cfg.constants}; device {device}")
     solver.to(device)
     cfg.out.mkdir(parents=True, exist_ok=True)
-    state = cfg.out / STATE
-    config = {**asdict(cfg), "encoder": str(enc_path), "out": str(cfg.out)}
-    if not cfg.resume:  # a fresh run: nothing of an earlier one may pass for its result
-        state.unlink(missing_ok=True)
-        (cfg.out / "manifest.json").unlink(missing_ok=True)
-    elif not state.is_file() and (cfg.out / "manifest.json").is_file():
-        done = read_manifest(cfg.out)
-        check_same_settings(done.get("config", {}), config, cfg.out / "manifest.json")
-        console.print(f"{cfg.out} finished already: nothing to resume")
-        return cfg.out
 
     def on_best(acc, epoch):
         save_solver(solver, tok, cfg.out / "checkpoint")

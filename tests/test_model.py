@@ -8,7 +8,7 @@ from edgemath.checkpoint import CheckpointError, load_solver, save_solver
 from edgemath.data import Problem, load_splits
 from edgemath.evaluate import predict
 from edgemath.features import collate
-from edgemath.model import DecoderConfig, Solver, tree_to_steps
+from edgemath.model import DecoderConfig, Solver, stepwise_loss, tree_to_steps
 from edgemath.runtime.expression import evaluate, parse_prefix, to_prefix
 from edgemath.runtime.tokenize import ProblemTokenizer
 
@@ -53,34 +53,6 @@ def test_decoding_always_gives_valid_trees(tiny_encoder):
             tree = parse_prefix(pred.equation)
             slots = [int(t[1:]) for t in to_prefix(tree) if t.startswith("n")]
             assert all(s < len(tok.encode(p.text).numbers) for s in slots)
-
-
-def stepwise_loss(solver, batch):
-    """The loss as first written: every pair rescored at every step (the definition the
-    one-pass ``Solver.forward`` must match)."""
-    import torch.nn.functional as F
-
-    dec = solver.decoder
-    hidden = solver.encode(batch).last_hidden_state
-    q, mask = dec.quantities(hidden, batch.pool, batch.num_mask)
-    ar = torch.arange(q.shape[0])
-    total, logits_all = 0.0, []
-    for t in range(batch.steps.shape[1]):
-        active = batch.n_steps > t
-        if not active.any():
-            break
-        e, logits = dec.step_logits(q, mask)
-        m = q.shape[1]
-        op, i, j = batch.steps[:, t].clamp(min=0).unbind(-1)
-        flat = logits.flatten(1)
-        logits_all.append(flat)
-        ce = F.cross_entropy(flat.masked_fill(~active[:, None], 0.0), (op * m + i) * m + j, reduction="none")
-        new = e[ar, op, i, j]
-        stop = F.binary_cross_entropy_with_logits(dec.stop(new).squeeze(-1), (batch.n_steps == t + 1).float(),
-                                                  reduction="none")
-        total = total + ((ce + stop) * active).sum()
-        q, mask = torch.cat([q, new[:, None]], 1), torch.cat([mask, active[:, None]], 1)
-    return total / batch.n_steps.clamp(min=1).sum(), logits_all
 
 
 def test_one_pass_loss_equals_stepwise(tiny_encoder):
