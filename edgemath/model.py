@@ -77,7 +77,7 @@ class PairScorer(nn.Module):
     def pick(self, q: torch.Tensor, op: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         """e for one (op, i, j) per example [B, D]: ``forward(q)[0][range(B), op, i, j]``
         without scoring every pair."""
-        b, m, d = q.shape
+        b, _, d = q.shape
         ar = torch.arange(b, device=q.device)
         qi, qj = q[ar, i], q[ar, j]  # [B, D]
         k = self.n_ops
@@ -303,7 +303,6 @@ class Solver(nn.Module):
             q = torch.cat([q, new[:, None]], 1)
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
         return answer
-
 
 
 def stepwise_loss(solver: Solver, batch: Batch):
