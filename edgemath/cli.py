@@ -82,7 +82,7 @@ def train(
                           data_dir=data_dir, ema_decay=ema_decay, quantity_layers=quantity_layers,
                           const_min_count=const_min_count, resume=resume, time_budget=time_budget)
         run(cfg, err)
-    except (DataError, CheckpointError, ValueError) as e:
+    except (DataError, CheckpointError, ValueError, FileExistsError) as e:
         _fail(str(e))
 
 
@@ -168,7 +168,7 @@ def compress(
                              max_steps=max_steps, limit=limit, resume=resume, seed=seed, device=device,
                              data_dir=data_dir)
         run(cfg, err)
-    except (DataError, CheckpointError, ValueError) as e:
+    except (DataError, CheckpointError, ValueError, FileExistsError) as e:
         _fail(str(e))
 
 

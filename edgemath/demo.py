@@ -47,12 +47,12 @@ def run(cfg: DemoConfig, console=None) -> dict:
     teacher = cfg.out / "teacher"
     if not (teacher / "manifest.json").is_file():
         train(TrainConfig(data=cfg.data, out=teacher, encoder=cfg.encoder, limit=cfg.limit, epochs=cfg.epochs,
-                          device=cfg.device), console)
+                          device=cfg.device, resume=True), console)
     steps["train"] = time.time() - t0
     student = cfg.out / "student"
     if not (student / "manifest.json").is_file():
         compress(CompressConfig(teacher=teacher, data=cfg.data, out=student, prune_heads=cfg.prune_heads, rounds=2,
-                                epochs=1, limit=cfg.limit, device=cfg.device), console)
+                                epochs=1, limit=cfg.limit, device=cfg.device, resume=True), console)
     steps["compress"] = time.time() - t0 - steps["train"]
     exports = {}
     for name, run_dir, int8 in (("teacher-fp32", teacher, False), ("student-int8", student, True)):

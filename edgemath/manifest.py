@@ -51,6 +51,15 @@ def swap_into_place(tmp: Path, out: Path) -> Path:
     return out
 
 
+def refuse_to_replace(out: Path, *results: str) -> None:
+    """A fresh run must not silently replace a finished one: hours of training may be behind it."""
+    found = [name for name in results if (Path(out) / name).exists()]
+    if found:
+        raise FileExistsError(f"{out} already holds a run ({', '.join(found)}); a fresh run would replace it. "
+                              "Choose another --out, delete the directory to start over, or pass --resume "
+                              "to continue it")
+
+
 def read_manifest(run: Path) -> dict:
     path = Path(run) / "manifest.json"
     return json.loads(path.read_text()) if path.is_file() else {}

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edgemath.data import Problem, Splits, load_splits
-from edgemath.manifest import file_sha256, read_manifest, write_manifest
+from edgemath.manifest import file_sha256, read_manifest, refuse_to_replace, write_manifest
 from edgemath.runtime.expression import OPERATORS, is_slot
 
 DEFAULT_EPOCHS = 30
@@ -391,9 +391,8 @@ def run(cfg: TrainConfig, console=None) -> Path:
     torch.manual_seed(cfg.seed)
     state = cfg.out / STATE
     config = {**asdict(cfg), "encoder": str(encoder_path(cfg)), "out": str(cfg.out)}
-    if not cfg.resume:  # a fresh run: nothing of an earlier one may pass for its result
-        state.unlink(missing_ok=True)
-        (cfg.out / "manifest.json").unlink(missing_ok=True)
+    if not cfg.resume:
+        refuse_to_replace(cfg.out, "manifest.json", "checkpoint", STATE)
     elif not state.is_file() and (cfg.out / "manifest.json").is_file():
         check_same_settings(read_manifest(cfg.out).get("config", {}), config, cfg.out / "manifest.json")
         console.print(f"{cfg.out} finished already: nothing to resume")

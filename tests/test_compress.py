@@ -107,6 +107,8 @@ def test_compress_stage_rounds_bake_and_resume(tiny_teacher, tmp_path):
     run(CompressConfig(**cfg, resume=True))
     assert [p.stat().st_mtime_ns for p in sorted((out / "rounds").glob("*/round.json"))] == stamps
     assert (out / "checkpoint" / "decoder.safetensors").is_file()
+    with pytest.raises(FileExistsError, match="already holds a run"):
+        run(CompressConfig(**cfg))  # fresh: would replace the finished rounds
 
 
 def test_compress_bad_args():

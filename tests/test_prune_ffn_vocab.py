@@ -128,4 +128,5 @@ def test_baked_student_gets_vocab_pruning_but_not_more_heads(tiny_student, tmp_p
     out = run(CompressConfig(**base, out=tmp_path / "c", prune_heads=0.0, prune_vocab=True))
     m = json.loads((out / "manifest.json").read_text())["metrics"]
     assert m["rounds"] == [] and m["vocab"]["kept"] < 15000  # no training, only the vocabulary
-    assert m["vocab"]["check"]["identical_equations"] >= 30  # of 32: dev texts outside train may be respelled
+    check = m["vocab"]["check"]  # dev texts with words outside train may be respelled and decode otherwise
+    assert 0 < check["respelled"] < 16 and check["identical_where_same_spelling"] == 32 - check["respelled"]

@@ -54,6 +54,10 @@ def test_stopped_then_resumed_equals_uninterrupted(tiny_encoder, tmp_path):
     with pytest.raises(ValueError, match="lr"):
         _run(tiny_encoder, parts, resume=True, lr=5e-4)
     assert torch.equal(_decoder(parts)[next(iter(g))], next(iter(g.values())))
+    # a fresh run into it is refused: it would replace a finished result
+    with pytest.raises(FileExistsError, match="already holds a run .manifest.json, checkpoint"):
+        _run(tiny_encoder, parts)
+    assert (parts / "manifest.json").read_text() == stamp
 
 
 def test_time_budget_must_not_be_negative():

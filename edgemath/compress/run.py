@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edgemath.manifest import file_sha256, write_manifest
+from edgemath.manifest import file_sha256, refuse_to_replace, write_manifest
 
 
 @dataclass
@@ -235,19 +235,23 @@ def verify_bake(masked, masks, baked, tok, dev, device, baked_tok=None) -> dict:
 
     heads, ffn = masks
     baked_tok = baked_tok or tok
+    # a word outside the kept vocabulary is spelled in smaller pieces: only same-length texts compare
+    same_spelling = [len(tok.encode(p.text).ids) == len(baked_tok.encode(p.text).ids) for p in dev]
     worst, compared = 0.0, 0
     with torch.no_grad(), ffn_gates(masked.encoder, ffn):
-        for p in dev[:128]:
+        for p, kept in zip(dev[:128], same_spelling):
+            if not kept:
+                continue
             ea, eb = tok.encode(p.text), baked_tok.encode(p.text)
-            if len(ea.ids) != len(eb.ids):
-                continue  # a word outside the kept vocabulary was spelled in smaller pieces
             a = masked.encode(collate([ea], tok.pad_id).to(device), heads).last_hidden_state
             b = baked.encode(collate([eb], baked_tok.pad_id).to(device)).last_hidden_state
             worst, compared = max(worst, float((a - b).abs().max())), compared + 1
         pa = predict(masked, tok, dev, device=device, head_mask=heads)
     pb = predict(baked, baked_tok, dev, device=device)
-    same = sum(x.equation == y.equation for x, y in zip(pa, pb))
-    return {"max_abs_diff": worst, "texts_compared": compared, "identical_equations": same, "problems": len(dev),
+    same = [x.equation == y.equation for x, y in zip(pa, pb)]
+    return {"max_abs_diff": worst, "texts_compared": compared, "identical_equations": sum(same), "problems": len(dev),
+            "respelled": same_spelling.count(False),
+            "identical_where_same_spelling": sum(s for s, k in zip(same, same_spelling) if k),
             "accuracy": sum(p.correct for p in pb) / max(1, len(pb))}
 
 
@@ -278,6 +282,8 @@ def run(cfg: CompressConfig, console=None) -> Path:
     rank, _ = world()
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
+    if not cfg.resume:
+        refuse_to_replace(cfg.out, "manifest.json", "rounds")
     t0 = time.time()
     teacher, tok = load_solver(cfg.teacher, device)
     splits = load_splits(cfg.data, cfg.data_dir)
@@ -336,13 +342,17 @@ def run(cfg: CompressConfig, console=None) -> Path:
         unpruned = copy.deepcopy(baked)
         new_tok = prune_vocab(baked.encoder, tok, keep)
         vocab_check = verify_bake(unpruned, (None, None), baked, tok, dev, device, baked_tok=new_tok)
+        if vocab_check["max_abs_diff"] > 1e-4 or (vocab_check["identical_where_same_spelling"]
+                                                  != vocab_check["problems"] - vocab_check["respelled"]):
+            raise RuntimeError(f"pruned vocabulary changed texts it spells the same way: {vocab_check}")
         unseen = gsm8k_texts("test", cfg.data_dir)
         vocab = {"kept": len(keep), "of": unpruned.encoder.config.vocab_size, "check": vocab_check,
                  "gsm8k_test_unk": unk_rate(new_tok, unseen), "gsm8k_test_unk_before": unk_rate(tok, unseen)}
         tok = new_tok
         console.print(f"vocabulary: kept {len(keep)} of {vocab['of']} tokens; GSM8K test [UNK] rate "
                       f"{vocab['gsm8k_test_unk']['rate']:.4%}; dev {vocab_check['identical_equations']}/"
-                      f"{vocab_check['problems']} equations unchanged, accuracy {vocab_check['accuracy']:.4f}")
+                      f"{vocab_check['problems']} equations unchanged ({vocab_check['respelled']} texts respelled), "
+                      f"accuracy {vocab_check['accuracy']:.4f}")
         check["accuracy"] = vocab_check["accuracy"]
     after = {"params": param_counts(baked.encoder), "flops": encoder_flops(baked.encoder, seq_len),
              "dev_acc": check["accuracy"]}
