@@ -26,7 +26,20 @@ def test_scratch_encoder_reads_chinese_and_trains(tmp_path, shared_data):
                           device="cpu", data_dir=str(shared_data)))
     solver, tok = load_solver(out)
     test = load_splits("math23k", str(shared_data)).test.problems[:8]
-    assert len(predict(solver, tok, test)) == 8
+    preds = predict(solver, tok, test)
+    assert len(preds) == 8
+
+    # export (parity on Chinese dev texts is checked inside) and solve from the command line
+    from typer.testing import CliRunner
+
+    from edgemath.cli import app
+    from edgemath.export.run import ExportConfig, run as export
+
+    onnx = export(ExportConfig(run=out, out=tmp_path / "onnx", limit=16, data_dir=str(shared_data)))
+    res = CliRunner().invoke(app, ["solve", "--model", str(onnx), "--json", test[0].text])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.stdout.splitlines()[0])
+    assert got["equation"] and got["equation"] == preds[0].infix and got["answer"] == pytest.approx(preds[0].answer)
 
 
 def test_scratch_encoder_bad_shape():
