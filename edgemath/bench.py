@@ -194,7 +194,10 @@ def run(cfg: BenchConfig, console=None) -> dict:
     t1 = cfg.threads[0]
     base = rows.get("pytorch-fp32 teacher")
     ref_int8 = rows.get("optimum-int8 teacher")
+    first = rows[variant_name(Path(cfg.exports[0]), cfg.exports)] if cfg.exports else None
     for r in rows.values():
+        if first:
+            r["encoder_vs_first_export"] = r[f"encoder_t{t1}"]["p50_ms"] / first[f"encoder_t{t1}"]["p50_ms"]
         if base:
             r["encoder_vs_pytorch"] = r[f"encoder_t{t1}"]["p50_ms"] / base[f"encoder_t{t1}"]["p50_ms"]
         if ref_int8:
@@ -209,7 +212,11 @@ def run(cfg: BenchConfig, console=None) -> dict:
     cfg.out.write_text(json.dumps(doc, indent=2))
     table = Table(title=f"edgemath bench on {cfg.data} ({len(timed)} problems timed at batch 1, {len(dev)} {split} problems scored)")
     cols = ["variant", "MB"] + [f"encoder p50/p95 ms, {t} thr" for t in cfg.threads] + \
-        [f"solve p50 ms, {t} thr" for t in cfg.threads] + ["batch-32 problems/s", "accuracy", "encoder vs torch", "encoder vs optimum int8"]
+        [f"solve p50 ms, {t} thr" for t in cfg.threads] + ["batch-32 problems/s", "accuracy"]
+    ratios = {"encoder_vs_first_export": "encoder vs first export", "encoder_vs_pytorch": "encoder vs torch",
+              "encoder_vs_optimum_int8": "encoder vs optimum int8"}
+    ratios = {k: v for k, v in ratios.items() if any(k in r for r in rows.values())}
+    cols += list(ratios.values())
     for c in cols:
         table.add_column(c, justify="left" if c == "variant" else "right")
     for name, r in rows.items():
@@ -217,7 +224,7 @@ def run(cfg: BenchConfig, console=None) -> dict:
                       *[f"{r[f'encoder_t{t}']['p50_ms']:.2f}/{r[f'encoder_t{t}']['p95_ms']:.2f}" for t in cfg.threads],
                       *[f"{r[f'solve_t{t}']['p50_ms']:.2f}" for t in cfg.threads],
                       f"{r['throughput_b32_per_s']:.0f}", f"{r['accuracy']:.4f}",
-                      f"{r.get('encoder_vs_pytorch', float('nan')):.2f}x", f"{r.get('encoder_vs_optimum_int8', float('nan')):.2f}x")
+                      *[f"{r[k]:.2f}x" if k in r else "-" for k in ratios])
     Console(width=200).print(table)
     console.print(f"wrote {cfg.out}")
     return doc

@@ -116,7 +116,8 @@ def test_bench_quick_side_by_side(tiny_teacher, tiny_student, model_dir, tmp_pat
     doc = json.loads(out.read_text())
     rows = doc["rows"]
     assert set(rows) == {"pytorch-fp32 teacher", "optimum-fp32 teacher", "optimum-int8 teacher", "model", "student-int8"}
-    assert rows["pytorch-fp32 teacher"]["encoder_vs_pytorch"] == 1.0
+    assert rows["pytorch-fp32 teacher"]["encoder_vs_pytorch"] == 1.0 == rows["model"]["encoder_vs_first_export"]
+    assert "encoder vs first export" in res.output
     for r in rows.values():
         assert r["encoder_t1"]["p50_ms"] > 0 and 0 <= r["accuracy"] <= 1 and r["throughput_b32_per_s"] > 0
     # optimum's encoder is the same function as ours: same accuracy in fp32
