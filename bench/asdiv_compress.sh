@@ -12,12 +12,7 @@ TEACHER=${TEACHER:-$RUNS/teacher-asdiv-a-0}
 mkdir -p "$RUNS/logs"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-job() {  # job NAME OUTDIR CMD...
-  local name=$1 out=$2; shift 2
-  if [ -f "$out/manifest.json" ]; then echo "skip $name (done)"; return 0; fi
-  echo "$(date +%T) start $name"
-  "$@" > "$RUNS/logs/$name.log" 2>&1 && echo "$(date +%T) done $name" || echo "$(date +%T) FAILED $name (see $RUNS/logs/$name.log)"
-}
+. bench/jobs.sh
 
 # 30%/50% with 3 recursive rounds of 2 epochs; ablation rows get the same 6 epochs in one round.
 C="$EM compress --teacher $TEACHER --data asdiv-a:0 --epochs 2"

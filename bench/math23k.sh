@@ -3,7 +3,7 @@
 # e5 encoder -> teacher (2 epochs, ~86 min on 2 cores) -> test score -> 30% heads compressed with
 # and without distillation (one round, one epoch, ~55 / ~45 min) -> exports -> bench -> solve.
 # Needs ../shared/data/math23k (or DATA=...) and `bash scripts/setup.sh train,test,e5`.
-set -uo pipefail
+set -euo pipefail  # a failed job stops the chain: later steps need its output
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
 RUNS=${RUNS:-runs}
@@ -11,12 +11,7 @@ D="--data math23k --data-dir ${DATA:-../shared/data}"
 T=$RUNS/teacher-math23k-2ep S=$RUNS/math23k-h0.3-r1 N=$RUNS/math23k-h0.3-nodistill
 mkdir -p "$RUNS/logs"
 
-job() {  # job NAME OUTDIR CMD...
-  local name=$1 out=$2; shift 2
-  if [ -f "$out/manifest.json" ]; then echo "skip $name (done)"; return 0; fi
-  echo "$(date +%T) start $name"
-  "$@" > "$RUNS/logs/$name.log" 2>&1 && echo "$(date +%T) done $name" || { echo "$(date +%T) FAILED $name (see $RUNS/logs/$name.log)"; exit 1; }
-}
+. bench/jobs.sh
 
 job e5 "$RUNS/e5-math23k" $EM import-e5 --out "$RUNS/e5-math23k" --vocab-from math23k $D
 job teacher "$T" $EM train $D --encoder "$RUNS/e5-math23k" --const-min-count 10 --epochs 2 --out "$T" --resume
