@@ -54,6 +54,7 @@ def train(
     data: str = typer.Option("asdiv-a:0", "--data", help="Data spec: asdiv-a[:FOLD], mawps[:FOLD], mawps-asdiv-a, math23k, PATH."),
     out_dir: Path = typer.Option(Path("runs/teacher"), "--out", help="Run directory to write."),
     encoder: Optional[str] = typer.Option(None, help="BERT-family checkpoint dir (default: all-MiniLM-L6-v2 package)."),
+    init: Optional[Path] = typer.Option(None, help="Start from a finished run's solver (more epochs, fresh schedule)."),
     epochs: int = typer.Option(30, help="Training epochs.", rich_help_panel="Schedule"),
     batch_size: int = typer.Option(16, help="Problems per step.", rich_help_panel="Schedule"),
     lr: float = typer.Option(1e-3, help="Decoder learning rate.", rich_help_panel="Schedule"),
@@ -77,7 +78,7 @@ def train(
     from edgemath.train import TrainConfig, run
 
     try:
-        cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, epochs=epochs, batch_size=batch_size, lr=lr,
+        cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, init=str(init) if init else None, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, quantity_layers=quantity_layers,
                           const_min_count=const_min_count, resume=resume, time_budget=time_budget)

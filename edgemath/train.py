@@ -28,6 +28,9 @@ class TrainConfig:
     out: Path = Path("runs/teacher")
     encoder: str | None = None
     """BERT-family checkpoint directory; default: the all-MiniLM-L6-v2 package."""
+    init: str | None = None
+    """A finished run to start from (encoder, decoder and constants), with a fresh schedule: more
+    epochs for a teacher that stopped short, across sessions that cannot resume its optimizer."""
     epochs: int = DEFAULT_EPOCHS
     batch_size: int = 16
     lr: float = 1e-3
@@ -71,6 +74,8 @@ class TrainConfig:
             problems.append("--limit must be at least 1")
         if self.max_steps is not None and self.max_steps < 1:
             problems.append("--max-steps must be at least 1")
+        if self.init is not None and self.encoder is not None:
+            problems.append("--init takes the encoder from the run it starts from; drop --encoder")
         if problems:
             raise ValueError("; ".join(problems))
         self.out = Path(self.out)
@@ -101,8 +106,10 @@ def learn_vocab(problems: list[Problem], min_count: int) -> tuple[list[str], lis
 
 
 def encoder_path(cfg: TrainConfig) -> Path:
-    from edgemath.checkpoint import default_encoder_path
+    from edgemath.checkpoint import check_checkpoint_dir, default_encoder_path
 
+    if cfg.init:
+        return check_checkpoint_dir(Path(cfg.init)) / "encoder"
     return Path(cfg.encoder) if cfg.encoder else default_encoder_path()
 
 
@@ -402,7 +409,14 @@ def run(cfg: TrainConfig, console=None) -> Path:
     train, dev = splits.train.problems, splits.dev.problems
     if cfg.limit:
         train, dev = train[: cfg.limit], dev[: cfg.limit]
-    solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable])
+    if cfg.init:
+        from edgemath.checkpoint import load_solver
+
+        solver, tok = load_solver(Path(cfg.init))
+        solver.train()
+        cfg.hidden, cfg.quantity_layers, cfg.max_length = solver.cfg.hidden, solver.cfg.quantity_layers, tok.max_length
+    else:
+        solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable])
     examples, skipped = make_examples(train, tok, solver.cfg)
     if not examples:
         raise ValueError(f"no trainable problems in {cfg.data} (skipped: {dict(skipped)})")

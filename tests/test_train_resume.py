@@ -80,3 +80,25 @@ def test_a_log_file_gets_progress_lines(tiny_encoder, tmp_path):
                     device="cpu"), Console(file=buf, width=200))
     lines = [line for line in buf.getvalue().splitlines() if "s/step" in line]
     assert len(lines) == 4 and "step 4/4" in lines[-1]
+
+
+def test_init_starts_from_a_finished_run(tiny_encoder, tmp_path):
+    """--init carries the solver over (encoder, decoder, constants); with zero learning rates the
+    new run must score exactly what the run it started from scored."""
+    import torch
+
+    from edgemath.train import TrainConfig
+
+    first = _run(tiny_encoder, tmp_path / "first", epochs=1, const_min_count=1)
+    was = json.loads((first / "manifest.json").read_text())
+    more = _run(None, tmp_path / "more", encoder=None, init=str(first), epochs=1, lr=0.0, encoder_lr=0.0)
+    now = json.loads((more / "manifest.json").read_text())
+    assert now["metrics"]["dev_acc"] == was["metrics"]["dev_acc"]
+    assert now["config"]["init"] == str(first)
+    a, b = _decoder(first), _decoder(more)
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    solver = json.loads((more / "checkpoint" / "solver.json").read_text())
+    assert solver["constants"] == json.loads((first / "checkpoint" / "solver.json").read_text())["constants"]
+
+    with pytest.raises(ValueError, match="--init takes the encoder"):
+        TrainConfig(init=str(first), encoder=str(tiny_encoder))
