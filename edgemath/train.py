@@ -15,65 +15,35 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from edgemath.data import Problem, Splits, load_splits
+from edgemath.loop_settings import LoopSettings
 from edgemath.manifest import file_sha256, read_manifest, refuse_to_replace, write_manifest
 from edgemath.runtime.expression import OPERATORS, is_slot
 
-DEFAULT_EPOCHS = 30
-
 
 @dataclass
-class TrainConfig:
-    data: str = "asdiv-a:0"
-    """Data spec (asdiv-a[:fold], mawps[:fold], mawps-asdiv-a, math23k, or a path)."""
+class TrainConfig(LoopSettings):
     out: Path = Path("runs/teacher")
     encoder: str | None = None
     """BERT-family checkpoint directory; default: the all-MiniLM-L6-v2 package."""
     init: str | None = None
     """A finished run to start from (encoder, decoder and constants), with a fresh schedule: more
     epochs for a teacher that stopped short, across sessions that cannot resume its optimizer."""
-    epochs: int = DEFAULT_EPOCHS
-    batch_size: int = 16
-    lr: float = 1e-3
-    """Decoder learning rate."""
-    encoder_lr: float = 8e-5
-    weight_decay: float = 0.01
-    warmup: float = 0.1
-    """Fraction of steps with linear warm-up."""
     hidden: int = 256
     quantity_layers: int = 1
     """Self-attention layers over the problem's quantities before decoding (0 turns it off)."""
     max_length: int = 256
     const_min_count: int = 2
     """A constant joins the decoder's set when it occurs in at least this many training equations."""
-    max_steps: int | None = None
-    """Stop after this many optimizer steps (smoke runs)."""
-    limit: int | None = None
-    """Use only the first N train and dev problems (smoke runs)."""
-    eval_every: int = 1
-    ema_decay: float = 0.995
-    """Evaluate and save an exponential moving average of the weights (0 turns it off)."""
-    seed: int = 0
-    device: str = "auto"
-    data_dir: str | None = None
-    resume: bool = False
-    """Continue from the state saved at the end of the last finished epoch (``train_state.pt``)."""
     time_budget: float | None = None
-    """Minutes; stop cleanly at the end of the first epoch past it (``resume`` continues)."""
+    """Minutes; stop cleanly at the end of the first epoch past it (``resume`` continues from the
+    state saved at the end of the last finished epoch, ``train_state.pt``)."""
 
     def __post_init__(self):
-        problems = []
+        problems = self.loop_problems()
         if self.time_budget is not None and self.time_budget < 0:
             problems.append("--time-budget must be >= 0 minutes")
         if self.const_min_count < 1:
             problems.append("--const-min-count must be at least 1")
-        if self.epochs < 1:
-            problems.append("--epochs must be at least 1")
-        if self.batch_size < 1:
-            problems.append("--batch-size must be at least 1")
-        if self.limit is not None and self.limit < 1:
-            problems.append("--limit must be at least 1")
-        if self.max_steps is not None and self.max_steps < 1:
-            problems.append("--max-steps must be at least 1")
         if self.init is not None and self.encoder is not None:
             problems.append("--init takes the encoder from the run it starts from; drop --encoder")
         if problems:

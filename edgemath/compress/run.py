@@ -16,14 +16,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from edgemath.loop_settings import LoopSettings
 from edgemath.manifest import file_sha256, refuse_to_replace, write_manifest
 
 
 @dataclass
-class CompressConfig:
+class CompressConfig(LoopSettings):
     teacher: Path = Path("runs/teacher")
     """Run directory of the trained teacher."""
-    data: str = "asdiv-a:0"
     out: Path = Path("runs/student")
     prune_heads: float = 0.3
     """Final fraction of attention heads removed."""
@@ -59,26 +59,18 @@ class CompressConfig:
     lambda2: float = 1.0
     epochs: int = 4
     """Epochs per round."""
-    batch_size: int = 16
     lr: float = 2e-4
     """Decoder learning rate. Lower than training: the student starts from a converged teacher,
     and at 5e-4/5e-5 re-training alone cost ~4 points on ASDiv-A before any head was gone."""
     encoder_lr: float = 2e-5
-    weight_decay: float = 0.01
     warmup: float = 0.05
-    eval_every: int = 1
     ema_decay: float = 0.99
     """Average of the student's weights, evaluated and kept (0 turns it off)."""
     max_steps: int | None = None
     """Steps per round (smoke runs)."""
-    limit: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    resume: bool = False
-    data_dir: str | None = None
 
     def __post_init__(self):
-        problems = []
+        problems = self.loop_problems()
         if not 0.0 <= self.prune_heads < 1.0:
             problems.append("--prune-heads must be in [0, 1)")
         if not 0.0 <= self.prune_ffn < 1.0:
@@ -95,8 +87,6 @@ class CompressConfig:
             problems.append("--scorer must be 'paper' or 'random'")
         if self.min_heads < 1:
             problems.append("--min-heads must be at least 1")
-        if self.epochs < 1:
-            problems.append("--epochs must be at least 1")
         if not 0.0 < self.prune_frac <= 1.0:
             problems.append("--prune-frac must be in (0, 1]")
         if problems:
