@@ -5,7 +5,7 @@ and at solving time (from a user's text), so the two can never disagree.
 
 A number is taken as written: "25%" is 25 with ``percent=True`` (the solver learns the
 /100 step, as the English datasets annotate it), "(1/6)" and "1/2" are one fraction
-quantity, "3,400" is 3400, "-2.5" is negative when the minus sign is not a binary operator.
+quantity, "2 1/2" and Math23k's "1(5/6)" one mixed number, "3,400" is 3400, "-2.5" is negative when the minus sign is not a binary operator.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ _NUMBER = re.compile(
     (?P<sign>-(?=[\d.(]))?
     (?:
         (?P<mixed_whole>\d+)\s+(?P<mixed_num>\d+)/(?P<mixed_den>\d+)(?![\d/])
+      | (?P<pmixed_whole>\d+)\((?P<pmixed_num>\d+)/(?P<pmixed_den>\d+)\)     # Math23k: 1(5/6)
       | \((?P<pnum>\d+(?:\.\d+)?)/(?P<pden>\d+(?:\.\d+)?)\)
       | (?P<num>\d+)/(?P<den>\d+)(?![\d/.])
       | (?P<thousands>\d{1,3}(?:,\d{3})+(?:\.\d+)?)(?![\d,]*\d)
@@ -60,11 +61,12 @@ def extract_numbers(text: str) -> list[Number]:
     out: list[Number] = []
     for m in _NUMBER.finditer(text):
         g = m.groupdict()
-        if g["mixed_whole"] is not None:
-            den = float(g["mixed_den"])
+        whole = g["mixed_whole"] or g["pmixed_whole"]
+        if whole is not None:
+            num, den = (g["mixed_num"], float(g["mixed_den"])) if g["mixed_whole"] else (g["pmixed_num"], float(g["pmixed_den"]))
             if den == 0:
                 continue
-            value = float(g["mixed_whole"]) + float(g["mixed_num"]) / den
+            value = float(whole) + float(num) / den
         elif g["pnum"] is not None:
             den = float(g["pden"])
             if den == 0:
