@@ -18,7 +18,8 @@ import torch
 from edgemath.data import load_splits
 from edgemath.features import collate
 from edgemath.model import stepwise_loss
-from edgemath.train import TrainConfig, build_solver, length_batches, make_examples
+from edgemath.loop import length_batches, make_examples
+from edgemath.train import TrainConfig, build_solver
 
 
 def seconds(solver, batches, loss) -> float:

@@ -101,7 +101,7 @@ def evaluate(
     from edgemath.checkpoint import CheckpointError, load_solver
     from edgemath.data import DataError, load_splits
     from edgemath.evaluate import accuracy, predict, write_predictions
-    from edgemath.train import pick_device
+    from edgemath.loop import pick_device
 
     try:
         dev_name = pick_device(device)

@@ -9,7 +9,7 @@ import torch
 from edgemath.checkpoint import load_solver
 from edgemath.compress.run import CompressConfig, run_round
 from edgemath.data import load_splits
-from edgemath.train import init_distributed, make_examples, world
+from edgemath.loop import init_distributed, make_examples, world
 from rich.console import Console
 
 teacher_dir, out = Path(sys.argv[1]), Path(sys.argv[2])

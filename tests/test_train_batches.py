@@ -3,7 +3,8 @@ import random
 
 import pytest
 
-from edgemath.train import TrainConfig, length_batches
+from edgemath.loop import length_batches
+from edgemath.train import TrainConfig
 
 
 def test_length_batches_cover_everything_once_with_less_padding():

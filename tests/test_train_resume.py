@@ -22,7 +22,7 @@ def _decoder(run_dir):
 def test_stopped_then_resumed_equals_uninterrupted(tiny_encoder, tmp_path):
     import torch
 
-    from edgemath.train import STATE
+    from edgemath.loop import STATE
 
     whole = _run(tiny_encoder, tmp_path / "whole")
     want = json.loads((whole / "manifest.json").read_text())["metrics"]

@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from edgemath.loop_settings import LoopSettings
+from edgemath.loop import LoopSettings
 from edgemath.manifest import file_sha256, refuse_to_replace, write_manifest
 
 
@@ -130,7 +130,7 @@ def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, consol
     from edgemath.compress.score import entropy_scores, head_importance, random_scores, weight_norm_scores
     from edgemath.evaluate import accuracy, predict
     from edgemath.features import collate
-    from edgemath.train import fit
+    from edgemath.loop import fit
 
     frac_prev, frac_k = (k - 1) / cfg.rounds, k / cfg.rounds
     t_heads, t_ffn = teacher_masks
@@ -272,7 +272,7 @@ def run(cfg: CompressConfig, console=None) -> Path:
     from edgemath.compress.vocab import needed_ids, prune_vocab, unk_rate
     from edgemath.data import gsm8k_texts, load_splits
     from edgemath.evaluate import accuracy, predict
-    from edgemath.train import init_distributed, make_examples, pick_device, world
+    from edgemath.loop import init_distributed, make_examples, pick_device, world
 
     console = console or Console(stderr=True)
     init_distributed()

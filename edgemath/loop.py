@@ -1,0 +1,325 @@
+"""The training loop ``edgemath train`` and every ``edgemath compress`` round share: settings,
+weight averaging, length-grouped batches, resumable state, DDP gradient averaging and ``fit``.
+Each stage keeps only what is its own (the teacher's vocabulary and model, the student's masks
+and losses)."""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import random
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from edgemath.data import Problem
+
+
+@dataclass
+class LoopSettings:
+    data: str = "asdiv-a:0"
+    """Data spec (asdiv-a[:fold], mawps[:fold], mawps-asdiv-a, math23k, or a path)."""
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 1e-3
+    """Decoder learning rate."""
+    encoder_lr: float = 8e-5
+    weight_decay: float = 0.01
+    warmup: float = 0.1
+    """Fraction of steps with linear warm-up."""
+    eval_every: int = 1
+    ema_decay: float = 0.995
+    """Evaluate and save an exponential moving average of the weights (0 turns it off)."""
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (smoke runs)."""
+    limit: int | None = None
+    """Use only the first N train and dev problems (smoke runs)."""
+    seed: int = 0
+    device: str = "auto"
+    data_dir: str | None = None
+    resume: bool = False
+
+    def loop_problems(self) -> list[str]:
+        """What is wrong with the shared fields, phrased as CLI flags (empty when nothing)."""
+        problems = []
+        if self.epochs < 1:
+            problems.append("--epochs must be at least 1")
+        if self.batch_size < 1:
+            problems.append("--batch-size must be at least 1")
+        if self.limit is not None and self.limit < 1:
+            problems.append("--limit must be at least 1")
+        if self.max_steps is not None and self.max_steps < 1:
+            problems.append("--max-steps must be at least 1")
+        if not 0.0 <= self.warmup < 1.0:
+            problems.append("--warmup must be in [0, 1)")
+        if not 0.0 <= self.ema_decay < 1.0:
+            problems.append("--ema-decay must be in [0, 1)")
+        return problems
+
+
+def pick_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA GPU is visible")
+    return name
+
+
+def make_examples(problems: list[Problem], tok, dcfg):
+    """(encoding, gold steps) per problem the decoder can express; the rest counted by reason."""
+    from edgemath.features import gold_steps
+
+    out, skipped = [], Counter()
+    for p in problems:
+        enc = tok.encode(p.text)
+        steps = gold_steps(p, enc, dcfg)
+        if steps is None:
+            skipped["equation outside the decoder's ops/constants, untrainable or truncated"] += 1
+        else:
+            out.append((enc, steps))
+    return out, skipped
+
+
+class EMA:
+    """Exponential moving average of trainable weights; dev accuracy of a small-data model
+    swings by several points between epochs, the average much less."""
+
+    def __init__(self, model, decay: float):
+        self.decay = decay
+        self.shadow = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+        self.updates = 0
+
+    def update(self, model) -> None:
+        import torch
+
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in self.shadow:
+                    self.shadow[n].mul_(d).add_(p.detach(), alpha=1 - d)
+
+    @contextlib.contextmanager
+    def applied(self, model):
+        """Temporarily load the averaged weights into ``model``."""
+        import torch
+
+        saved = {}
+        with torch.no_grad():
+            for n, p in model.named_parameters():
+                if n in self.shadow:
+                    saved[n] = p.detach().clone()
+                    p.copy_(self.shadow[n])
+        try:
+            yield model
+        finally:
+            with torch.no_grad():
+                for n, p in model.named_parameters():
+                    if n in saved:
+                        p.copy_(saved[n])
+
+
+def world() -> tuple[int, int]:
+    """(rank, world size) under torchrun / accelerate launch, (0, 1) otherwise."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed() -> None:
+    """Join the process group when launched by torchrun (WORLD_SIZE > 1): gloo on CPU, nccl on GPU."""
+    import os
+
+    import torch
+    import torch.distributed as dist
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+
+
+def _average_gradients(params) -> None:
+    import torch.distributed as dist
+
+    _, n = world()
+    if n == 1:
+        return
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= n
+
+
+STATE = "train_state.pt"
+"""Everything a stopped training run needs to go on as if it had never stopped."""
+RESTART = {"out", "resume", "time_budget", "device", "data_dir"}
+"""Settings that may change between a stopped run and its resumption."""
+
+
+def length_batches(order: list[int], lengths: list[int], size: int, rng: random.Random, window: int = 50) -> list[list[int]]:
+    """Batches of similar token length, in random order: each run of ``window`` batches of the
+    shuffled order is sorted by length before it is cut (a random batch of Math23k pads to
+    ~1.7x its mean length; every padded token costs encoder time)."""
+    batches = []
+    for w in range(0, len(order), size * window):
+        run = sorted(order[w : w + size * window], key=lengths.__getitem__)
+        batches += [run[s : s + size] for s in range(0, len(run), size)]
+    rng.shuffle(batches)
+    return batches
+
+
+class Stopped(Exception):
+    """Training stopped on its time budget with its state saved; ``--resume`` goes on."""
+
+
+def save_state(path: Path, **state) -> None:
+    """Written beside, then renamed: a kill mid-write leaves the previous epoch's state."""
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def check_same_settings(was: dict, now: dict, where: Path) -> None:
+    """Resuming under other settings (epochs, learning rates, data) would silently train a
+    different model than either run asked for."""
+    changed = sorted(k for k in was.keys() | now.keys() if k not in RESTART and str(was.get(k)) != str(now.get(k)))
+    if changed:
+        diff = ", ".join(f"{k}: {was.get(k)!r} now {now.get(k)!r}" for k in changed)
+        raise ValueError(f"{where} was made with other settings ({diff}); resume with the same ones or train afresh")
+
+
+def load_state(path: Path, settings: dict) -> dict:
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    check_same_settings(state["settings"], settings, path)
+    return state
+
+
+def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on_best,
+        loss_fn=None, before_step=None, evaluate_fn=None, label: str = "train", state: Path | None = None):
+    """The one training loop (train and compress use it): AdamW with two learning rates, linear
+    warm-up and decay, dev accuracy after each epoch, ``on_best(acc, epoch)`` on improvement.
+
+    Hooks for compression: ``loss_fn(batch) -> loss`` (default: the solver's task loss),
+    ``before_step(step, total)`` (mask updates), ``evaluate_fn() -> accuracy``. Under torchrun
+    each rank takes its share of every epoch and gradients are averaged across ranks.
+
+    With ``state`` (a file), the loop saves itself there after every epoch, resumes from it when it
+    exists, and raises ``Stopped`` after the first epoch past ``cfg.time_budget`` minutes."""
+    import torch
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from edgemath.evaluate import accuracy, predict
+    from edgemath.features import collate
+
+    rank, n_ranks = world()
+    lengths = [len(e.ids) for e, _ in examples]
+    loss_fn = loss_fn or (lambda batch: solver(batch)[0])
+    evaluate_fn = evaluate_fn or (lambda: accuracy(predict(solver, tok, dev, device=device)))
+    enc_params = [p for n, p in solver.named_parameters() if n.startswith("encoder.")]
+    dec_params = [p for n, p in solver.named_parameters() if not n.startswith("encoder.")]
+    opt = torch.optim.AdamW([{"params": enc_params, "lr": cfg.encoder_lr},
+                             {"params": dec_params, "lr": cfg.lr}], weight_decay=cfg.weight_decay)
+    per_epoch = math.ceil(len(examples) / (cfg.batch_size * n_ranks))
+    total = per_epoch * cfg.epochs
+    if cfg.max_steps:
+        total = min(total, cfg.max_steps)
+    warm = max(1, int(cfg.warmup * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    rng = random.Random(cfg.seed)
+    amp = device.startswith("cuda")
+    best, history, step, first = -1.0, [], 0, 0
+    ema = EMA(solver, cfg.ema_decay) if cfg.ema_decay else None
+    settings = {k: str(v) for k, v in asdict(cfg).items()}
+    if state is not None and state.is_file():
+        saved = load_state(state, settings)
+        solver.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        sched.load_state_dict(saved["sched"])
+        if ema:
+            ema.shadow, ema.updates = {n: t.to(device) for n, t in saved["ema"].items()}, saved["ema_updates"]
+        rng.setstate(saved["rng"])
+        torch.set_rng_state(saved["torch_rng"])
+        if saved.get("cuda_rng") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        best, history, step, first = saved["best"], saved["history"], saved["step"], saved["epoch"]
+        if rank == 0:
+            console.log(f"{label}: resumed after epoch {first} (step {step}, best dev {best:.4f})")
+    t_start, wall0 = time.time(), history[-1]["wall_s"] if history else 0.0
+    quiet_bar, log_every = not console.is_terminal, max(1, per_epoch // 10)
+    averaged = ema.applied if ema else (lambda m: contextlib.nullcontext(m))
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("loss {task.fields[loss]:.3f} dev {task.fields[dev]}"), TimeRemainingColumn(),
+                  console=console, transient=False, disable=rank != 0) as bar:
+        task = bar.add_task(label, total=total, completed=step, loss=0.0, dev="-")
+        for epoch in range(first, cfg.epochs):
+            solver.train()
+            order = list(range(len(examples)))
+            rng.shuffle(order)  # same seed on every rank: the same permutation, split below
+            batches = length_batches(order[rank::n_ranks], lengths, cfg.batch_size, rng)
+            losses, t_epoch = [], time.time()
+            for ids in batches:
+                if before_step:
+                    before_step(step, total)
+                chunk = [examples[i] for i in ids]
+                batch = collate([e for e, _ in chunk], tok.pad_id, [st for _, st in chunk]).to(device)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                    loss = loss_fn(batch)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                _average_gradients(solver.parameters())
+                torch.nn.utils.clip_grad_norm_(solver.parameters(), 1.0)
+                opt.step()
+                sched.step()
+                if ema:
+                    ema.update(solver)
+                step += 1
+                losses.append(loss.item())
+                recent = sum(losses[-20:]) / len(losses[-20:])
+                bar.update(task, advance=1, loss=recent)
+                if quiet_bar and rank == 0 and len(losses) % log_every == 0:  # logs have no live bar
+                    console.log(f"{label} epoch {epoch + 1}: step {step}/{total}, loss {recent:.4f}, "
+                                f"{(time.time() - t_epoch) / len(losses):.2f} s/step")
+                if step >= total:
+                    break
+            last = step >= total or epoch == cfg.epochs - 1
+            if (epoch + 1) % cfg.eval_every == 0 or last:
+                with averaged(solver):
+                    acc = evaluate_fn()
+                    if acc > best and rank == 0:
+                        on_best(acc, epoch + 1)
+                history.append({"epoch": epoch + 1, "step": step, "loss": sum(losses) / max(1, len(losses)), "dev_acc": acc,
+                                "wall_s": round(wall0 + time.time() - t_start, 1)})
+                bar.update(task, dev=f"{acc:.3f} (best {max(best, acc):.3f})")
+                if rank == 0:
+                    console.log(f"{label} epoch {epoch + 1}: loss {history[-1]['loss']:.4f} dev {acc:.4f}")
+                best = max(best, acc)
+            if step >= total:
+                break
+            if state is not None:
+                if rank == 0:
+                    save_state(state, settings=settings, epoch=epoch + 1, step=step, best=best, history=history,
+                               model=solver.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                               ema=ema.shadow if ema else None, ema_updates=ema.updates if ema else 0,
+                               rng=rng.getstate(), torch_rng=torch.get_rng_state(),
+                               cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+                budget = getattr(cfg, "time_budget", None)
+                if budget is not None and time.time() - t_start >= budget * 60:
+                    raise Stopped(f"{label}: time budget of {budget:g} min spent after epoch {epoch + 1} of "
+                                  f"{cfg.epochs} (best dev {best:.4f}); state in {state}, continue with --resume")
+    if ema:  # leave the averaged weights in the model: they are what was evaluated and saved
+        with torch.no_grad():
+            for n, p in solver.named_parameters():
+                if n in ema.shadow:
+                    p.copy_(ema.shadow[n])
+    return best, history
+
+
