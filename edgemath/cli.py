@@ -133,6 +133,7 @@ def compress(
     out_dir: Path = typer.Option(Path("runs/student"), "--out", help="Run directory to write."),
     prune_heads: float = typer.Option(0.3, help="Final fraction of attention heads removed.", rich_help_panel="Pruning"),
     prune_ffn: float = typer.Option(0.0, help="Final fraction of FFN neurons removed.", rich_help_panel="Pruning"),
+    drop_layers: int = typer.Option(0, help="Whole encoder layers removed (least Block Influence first).", rich_help_panel="Pruning"),
     prune_vocab: bool = typer.Option(False, "--prune-vocab", help="Keep only the tokens of the training texts and GSM8K train (seen twice).", rich_help_panel="Pruning"),
     vocab_min_count: int = typer.Option(2, help="With --prune-vocab: keep GSM8K tokens seen this often.", rich_help_panel="Pruning"),
     rounds: int = typer.Option(3, help="Recursive distillation rounds.", rich_help_panel="Pruning"),
@@ -163,7 +164,7 @@ def compress(
 
     try:
         cfg = CompressConfig(teacher=teacher, data=data, out=out_dir, prune_heads=prune_heads, prune_ffn=prune_ffn,
-                             prune_vocab=prune_vocab, vocab_min_count=vocab_min_count, rounds=rounds, gamma=gamma,
+                             drop_layers=drop_layers, prune_vocab=prune_vocab, vocab_min_count=vocab_min_count, rounds=rounds, gamma=gamma,
                              alpha=alpha, entropy_sign=entropy_sign, scorer=scorer, schedule_power=schedule_power, min_heads=min_heads,
                              distill=distill, tau=tau, beta=beta, lambda1=lambda1, lambda2=lambda2, epochs=epochs,
                              max_steps=max_steps, limit=limit, resume=resume, seed=seed, device=device,

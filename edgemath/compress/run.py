@@ -29,6 +29,9 @@ class CompressConfig(LoopSettings):
     """Final fraction of attention heads removed."""
     prune_ffn: float = 0.0
     """Final fraction of FFN intermediate neurons removed (ranked globally across layers)."""
+    drop_layers: int = 0
+    """Whole encoder layers removed (lowest Block Influence first), split over the rounds, each
+    round's share at its start."""
     prune_vocab: bool = False
     """After baking, keep only the tokens of the training texts and a wider English sample."""
     vocab_min_count: int = 2
@@ -75,6 +78,8 @@ class CompressConfig(LoopSettings):
             problems.append("--prune-heads must be in [0, 1)")
         if not 0.0 <= self.prune_ffn < 1.0:
             problems.append("--prune-ffn must be in [0, 1)")
+        if self.drop_layers < 0:
+            problems.append("--drop-layers must be >= 0")
         if self.vocab_min_count < 1:
             problems.append("--vocab-min-count must be at least 1")
         if self.rounds < 1:
@@ -117,6 +122,16 @@ def _clone(mask):
     return None if mask is None else mask.clone()
 
 
+def _rows(mask, layers: list[int]):
+    """The rows of a per-layer mask that belong to the surviving layers (a copy)."""
+    return None if mask is None else mask[layers].clone()
+
+
+def layers_in_round(n_layers: int, k: int, rounds: int) -> int:
+    """Layers dropped in round k: the way to ``n_layers`` split evenly over the rounds."""
+    return round(n_layers * k / rounds) - round(n_layers * (k - 1) / rounds)
+
+
 def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, console):
     """One round: distil teacher k into a student pruned from r_{k-1} to r_k (heads and FFN
     neurons move on the same schedule). ``teacher_masks``: (heads, ffn), None where that structure
@@ -126,6 +141,7 @@ def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, consol
 
     from edgemath.compress.distill import attention_mse, distill_loss, step_kl
     from edgemath.compress.ffn import ffn_gates, ffn_scores
+    from edgemath.compress.layers import drop_layers, layer_scores, layers_to_keep
     from edgemath.compress.schedule import cubic_schedule, select_heads
     from edgemath.compress.score import entropy_scores, head_importance, random_scores, weight_norm_scores
     from edgemath.evaluate import accuracy, predict
@@ -138,9 +154,19 @@ def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, consol
     teacher.eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    state = {"mask": _clone(t_heads), "ffn": _clone(t_ffn), "frac": frac_prev}
     score_batches = [collate([e for e, _ in examples[i:i + cfg.batch_size]], tok.pad_id)
                      for i in range(0, min(len(examples), cfg.score_batches * cfg.batch_size), cfg.batch_size)]
+    layer_map = list(range(len(student.encoder.encoder.layer)))  # student layer l is teacher layer layer_map[l]
+    n_drop = layers_in_round(cfg.drop_layers, k, cfg.rounds)
+    if n_drop:  # one shot at the round's start; heads and FFN neurons then move on their schedule
+        if cfg.scorer == "random":
+            scores = random_scores((len(layer_map),), cfg.seed + 2000 + k)
+        else:
+            with ffn_gates(student.encoder, t_ffn):
+                scores = layer_scores(student, score_batches, device, t_heads)
+        layer_map = layers_to_keep(scores, n_drop)
+        drop_layers(student.encoder, layer_map)
+    state = {"mask": _rows(t_heads, layer_map), "ffn": _rows(t_ffn, layer_map), "frac": frac_prev}
 
     def head_scores():
         if cfg.scorer == "random":
@@ -177,8 +203,8 @@ def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, consol
             t_out = teacher.encode(batch, t_heads, output_attentions=want_att)
             _, t_logits = teacher(batch, hidden=t_out.last_hidden_state)
         kl = step_kl(s_logits, t_logits, batch.n_steps, cfg.tau)
-        keep = None if state["mask"] is None else state["mask"] & t_heads
-        att = (attention_mse(out.attentions, t_out.attentions, keep, batch.attention_mask)
+        keep = None if state["mask"] is None else state["mask"] & t_heads[layer_map]
+        att = (attention_mse(out.attentions, [t_out.attentions[l] for l in layer_map], keep, batch.attention_mask)
                if want_att else kl * 0)
         loss = distill_loss(task, kl, att, cfg.lambda1, cfg.lambda2, cfg.beta)
         if cfg.gamma > 0:
@@ -209,7 +235,7 @@ def run_round(k, cfg, teacher, teacher_masks, tok, examples, dev, device, consol
         history.append({"note": "masks fixed at r_k after training", "dev_acc": evaluate_fn()})
     student.load_state_dict(best["state"])
     return student, (best["mask"], best["ffn"]), {
-        "round": k, "ratio": cfg.prune_heads * frac_k, "ffn_ratio": cfg.prune_ffn * frac_k,
+        "round": k, "ratio": cfg.prune_heads * frac_k, "ffn_ratio": cfg.prune_ffn * frac_k, "layers_kept": layer_map,
         "dev_acc": best["acc"], "history": history, "wall_time_s": time.time() - t0}
 
 
@@ -303,7 +329,10 @@ def run(cfg: CompressConfig, console=None) -> Path:
               "dev_acc": accuracy(predict(teacher, tok, dev, device=device))}
     cfg.out.mkdir(parents=True, exist_ok=True)
     rows, current = [], teacher
-    prunes = cfg.prune_heads > 0 or cfg.prune_ffn > 0
+    prunes = cfg.prune_heads > 0 or cfg.prune_ffn > 0 or cfg.drop_layers > 0
+    if cfg.drop_layers >= len(teacher.encoder.encoder.layer):
+        raise ValueError(f"--drop-layers {cfg.drop_layers}: the teacher has {len(teacher.encoder.encoder.layer)} "
+                         "layers and at least one must stay")
     done = _finished_rounds(cfg.out) if cfg.resume else []
     if done:
         last = done[-1]
@@ -346,6 +375,9 @@ def run(cfg: CompressConfig, console=None) -> Path:
                       f"{vocab_check['problems']} equations unchanged ({vocab_check['respelled']} texts respelled), "
                       f"accuracy {vocab_check['accuracy']:.4f}")
         check["accuracy"] = vocab_check["accuracy"]
+    layers_kept = list(range(len(teacher.encoder.encoder.layer)))  # as indices of the teacher's layers
+    for r in rows:
+        layers_kept = [layers_kept[l] for l in r.get("layers_kept", range(len(layers_kept)))]
     after = {"params": param_counts(baked.encoder), "flops": encoder_flops(baked.encoder, seq_len),
              "dev_acc": check["accuracy"]}
     if rank == 0:
@@ -368,7 +400,7 @@ def run(cfg: CompressConfig, console=None) -> Path:
                        inputs={"teacher_decoder": file_sha256(ckpt / "decoder.safetensors"),
                                **{str(f): file_sha256(f) for f in splits.files}},
                        metrics={"before": before, "after": after, "bake_check": check, "pruned_heads": pruned,
-                                "ffn_widths": widths, "vocab": vocab,
+                                "ffn_widths": widths, "vocab": vocab, "layers_kept": layers_kept,
                                 "rounds": [{k: v for k, v in r.items() if k != "history"} for r in rows],
                                 "histories": [r.get("history") for r in rows], "seq_len_mean": seq_len},
                        wall_time_s=time.time() - t0, device=device)
