@@ -1,4 +1,5 @@
-"""Markdown table of bench/beyond_heads.sh: heads-only vs heads+FFN vs heads+FFN+vocabulary.
+"""Markdown table of bench/beyond_heads.sh (heads-only vs heads+FFN vs heads+FFN+vocabulary) and
+bench/layers.sh (FFN-only and layer dropping):
 
     python bench/beyond_heads_table.py bench/results/beyond-heads-asdiv-a-0.json
 
@@ -20,8 +21,8 @@ def table(bench: dict) -> str:
     runs = list(dict.fromkeys(d.parent for d in rows))
     teacher = runs[0]
     base = {p: rows[teacher / f"export-{p}"]["encoder_t1"]["p50_ms"] for p in ("fp32", "int8")}
-    out = ["| run | heads kept | FFN kept | vocab | params (M) | GFLOPs | accuracy % | int8 accuracy % | "
-           "fp32 ms (x teacher) | int8 ms (x teacher) | int8 MB |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    out = ["| run | layers | heads kept | FFN kept | vocab | params (M) | GFLOPs | accuracy % | int8 accuracy % | "
+           "fp32 ms (x teacher) | int8 ms (x teacher) | int8 MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     chains = {run: lineage(run) for run in runs}
     before = next((c[0][1]["metrics"]["before"] for c in chains.values() if c[0][1]["stage"] == "compress"
                    and c[1][0] == teacher), None)
@@ -39,7 +40,8 @@ def table(bench: dict) -> str:
             vocab = str(m["vocab"]["kept"]) if m.get("vocab") else "30522"
             params, flops, acc = m["after"]["params"]["total"], m["after"]["flops"], m["after"]["dev_acc"]
         f, q = rows[run / "export-fp32"], rows[run / "export-int8"]
-        out.append(f"| `{run}` | {heads} | {ffn} | {vocab} | {'' if params is None else f'{params / 1e6:.2f}'} | "
+        layers = json.loads((run / "checkpoint" / "encoder" / "config.json").read_text())["num_hidden_layers"]
+        out.append(f"| `{run}` | {layers} | {heads} | {ffn} | {vocab} | {'' if params is None else f'{params / 1e6:.2f}'} | "
                    f"{'' if flops is None else f'{flops / 1e9:.3f}'} | {100 * acc:.2f} | {100 * q['accuracy']:.2f} | "
                    f"{f['encoder_t1']['p50_ms']:.2f} ({f['encoder_t1']['p50_ms'] / base['fp32']:.2f}x) | "
                    f"{q['encoder_t1']['p50_ms']:.2f} ({q['encoder_t1']['p50_ms'] / base['int8']:.2f}x) | {q['bytes'] / 1e6:.1f} |")
