@@ -100,7 +100,7 @@ def evaluate(
     """Score a solver: answer accuracy (within 1e-4 relative) and per-problem predictions."""
     from edgemath.checkpoint import CheckpointError, load_solver
     from edgemath.data import DataError, load_splits
-    from edgemath.evaluate import accuracy, predict, write_predictions
+    from edgemath.evaluate import accuracy, expressible, predict, write_predictions
     from edgemath.loop import pick_device
 
     try:
@@ -123,7 +123,8 @@ def evaluate(
     path = out_file or Path(run_dir) / f"predictions-{data.replace(':', '-').replace('/', '_')}-{split}.jsonl"
     write_predictions(preds, path)
     typer.echo(json.dumps({"data": data, "split": split, "problems": len(preds), "correct": sum(p.correct for p in preds),
-                          "accuracy": round(acc, 4), "unseen_only": unseen_only, "predictions": str(path)}))
+                          "accuracy": round(acc, 4), "expressible": expressible(solver, tok, problems),
+                          "unseen_only": unseen_only, "predictions": str(path)}))
 
 
 @app.command()

@@ -51,6 +51,15 @@ def predict(solver: Solver, tok: ProblemTokenizer, problems: list[Problem], batc
     return [preds[i] for i in range(len(problems))]
 
 
+def expressible(solver: Solver, tok: ProblemTokenizer, problems: list[Problem]) -> int:
+    """How many gold equations the decoder can write at all (its operators and constants over the
+    text's numbers, within the token limit): separates what training could still fix from what
+    the decoder's vocabulary rules out."""
+    from edgemath.features import gold_steps
+
+    return sum(gold_steps(p, tok.encode(p.text), solver.cfg) is not None for p in problems)
+
+
 def accuracy(preds: list[Prediction]) -> float:
     return sum(p.correct for p in preds) / max(1, len(preds))
 

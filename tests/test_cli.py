@@ -48,6 +48,10 @@ def test_train_then_evaluate_tiny(tiny_encoder, tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads(res.output.strip().splitlines()[-1])
     assert doc["problems"] == 238 and 0 <= doc["accuracy"] <= 1
+    ops = set(json.loads((out / "checkpoint" / "solver.json").read_text())["ops"])
+    from edgemath.data import load_splits
+    needs = [set(p.equation) & {"+", "-", "*", "/", "^"} for p in load_splits("asdiv-a:0").dev.problems]
+    assert doc["expressible"] <= sum(n <= ops for n in needs) and doc["expressible"] > 0
     lines = open(doc["predictions"]).read().splitlines()
     assert len(lines) == 238 and "equation" in json.loads(lines[0])
 
