@@ -55,9 +55,9 @@ def expressible(solver: Solver, tok: ProblemTokenizer, problems: list[Problem]) 
     """How many gold equations the decoder can write at all (its operators and constants over the
     text's numbers, within the token limit): separates what training could still fix from what
     the decoder's vocabulary rules out."""
-    from edgemath.features import gold_steps
+    from edgemath.loop import make_examples
 
-    return sum(gold_steps(p, tok.encode(p.text), solver.cfg) is not None for p in problems)
+    return len(make_examples(problems, tok, solver.cfg)[0])
 
 
 def accuracy(preds: list[Prediction]) -> float:

@@ -116,7 +116,6 @@ def run(cfg: TrainConfig, console=None) -> Path:
 
         solver, tok = load_solver(Path(cfg.init))
         solver.train()
-        cfg.hidden, cfg.quantity_layers, cfg.max_length = solver.cfg.hidden, solver.cfg.quantity_layers, tok.max_length
     else:
         solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable])
     examples, skipped = make_examples(train, tok, solver.cfg)
