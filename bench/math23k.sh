@@ -33,3 +33,8 @@ $EM solve --model "$S/onnx-int8" "一个工厂要生产3000个零件，前6天�
 T4=$RUNS/teacher-math23k-4ep
 job teacher-4ep "$T4" $EM train $D --init "$T" --epochs 2 --out "$T4" --resume
 [ -f "$T4/predictions-math23k-test.jsonl" ] || $EM evaluate "$T4" $D --split test
+
+# Session 3: two more epochs from the 4-epoch teacher (loss was still falling; ~2 h on one thread).
+T6=$RUNS/teacher-math23k-6ep
+job teacher-6ep "$T6" $EM train $D --init "$T4" --epochs 2 --out "$T6" --resume
+[ -f "$T6/predictions-math23k-test.jsonl" ] || $EM evaluate "$T6" $D --split test

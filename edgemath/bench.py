@@ -3,7 +3,9 @@ exports (teacher/student, fp32/int8) measured side by side, in one run, on the s
 
 Per variant: encoder latency p50/p95 at batch 1 (1 and 2 threads, real unpadded lengths),
 whole-solver latency at batch 1, throughput at batch 32, file size, dev accuracy. Ratios are
-taken against the PyTorch fp32 teacher and against optimum's int8 teacher.
+taken against the PyTorch fp32 teacher and against optimum's int8 teacher. The ONNX exports take
+turns problem by problem while they are timed, so a machine that speeds up or slows down during
+the run moves all of them alike; the PyTorch row is timed on its own, before them.
 """
 from __future__ import annotations
 
@@ -39,19 +41,36 @@ def _pcts(ms: list[float]) -> dict:
     return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95))}
 
 
-def _time_encoder(run_one, feeds, repeats: int) -> dict:
-    """Median over repeats of each problem's encoder time; one warm-up pass first."""
-    for f in feeds[:5]:
-        run_one(f)
-    per = []
-    for f in feeds:
-        ts = []
+def _time_interleaved(variants: dict[str, tuple], repeats: int) -> dict[str, dict]:
+    """Per-problem median over repeats for every variant, the variants taking turns problem by
+    problem (who goes first rotates). On a shared machine the speed drifts (another job, clock
+    changes); timing variant after variant lets a drift land on whichever ran during it and moved
+    the ratios by ~10% between runs. Taking turns puts the drift on all of them alike.
+
+    `variants` maps a name to (run_one, inputs); every variant gets the same number of inputs.
+    One warm-up pass over the first five inputs first."""
+    names = list(variants)
+    n = {len(inputs) for _, inputs in variants.values()}
+    if len(n) != 1:
+        raise ValueError(f"variants have different numbers of inputs: {sorted(n)}")
+    for run_one, inputs in variants.values():
+        for x in inputs[:5]:
+            run_one(x)
+    per: dict[str, list[float]] = {k: [] for k in names}
+    turn = 0
+    for i in range(n.pop()):
+        ts: dict[str, list[float]] = {k: [] for k in names}
         for _ in range(repeats):
-            t0 = time.perf_counter()
-            run_one(f)
-            ts.append((time.perf_counter() - t0) * 1000)
-        per.append(float(np.median(ts)))
-    return _pcts(per)
+            first = turn % len(names)
+            turn += 1
+            for k in names[first:] + names[:first]:
+                run_one, inputs = variants[k]
+                t0 = time.perf_counter()
+                run_one(inputs[i])
+                ts[k].append((time.perf_counter() - t0) * 1000)
+        for k in names:
+            per[k].append(float(np.median(ts[k])))
+    return {k: _pcts(v) for k, v in per.items()}
 
 
 def _ort_session(path: Path, threads: int):
@@ -105,26 +124,36 @@ def _encoder_feed(sess, ids, att) -> dict:
     return feed
 
 
-def measure_export(d: Path, dev, timed, threads, repeats) -> dict:
+def measure_exports(dirs: dict[str, Path], dev, timed, threads, repeats) -> dict[str, dict]:
+    """Latency of every export, timed in turns (`_time_interleaved`); then each one's accuracy and
+    batch-32 throughput on all of `dev`."""
     from edgemath.runtime.solver import OnnxSolver, collate_np
 
-    row: dict = {"dir": str(d), "bytes": sum(p.stat().st_size for p in d.glob("*.onnx")),
-                 "encoder_bytes": (d / "encoder.onnx").stat().st_size}
+    rows: dict[str, dict] = {name: {"dir": str(d), "bytes": sum(p.stat().st_size for p in d.glob("*.onnx")),
+                                    "encoder_bytes": (d / "encoder.onnx").stat().st_size}
+                             for name, d in dirs.items()}
+    texts = [p.text for p in timed]
     for t in threads:
-        sess = _ort_session(d / "encoder.onnx", t)
-        solver = OnnxSolver(d, threads=t)
-        feeds = []
-        for p in timed:
-            ids, att, _, _ = collate_np([solver.tok.encode(p.text)], solver.tok.pad_id)
-            feeds.append(_encoder_feed(sess, ids, att))
-        row[f"encoder_t{t}"] = _time_encoder(lambda f: sess.run(None, f), feeds, repeats)
-        row[f"solve_t{t}"] = _pcts([solver.solve_one(p.text).latency_ms for p in timed])
-    solver = OnnxSolver(d, threads=max(threads))
-    t0 = time.perf_counter()
-    row["accuracy"] = solver.score([p.text for p in dev], [p.answer for p in dev])
-    row["throughput_b32_per_s"] = len(dev) / (time.perf_counter() - t0)
-    row["precision"] = json.loads((d / "manifest.json").read_text()).get("precision", "fp32") if (d / "manifest.json").is_file() else "fp32"
-    return row
+        encoders, solvers = {}, {}
+        for name, d in dirs.items():
+            sess = _ort_session(d / "encoder.onnx", t)
+            solver = OnnxSolver(d, threads=t)
+            feeds = [_encoder_feed(sess, *collate_np([solver.tok.encode(x)], solver.tok.pad_id)[:2]) for x in texts]
+            encoders[name] = (lambda f, sess=sess: sess.run(None, f), feeds)
+            solvers[name] = (solver.solve_one, texts)
+        for name, stats in _time_interleaved(encoders, repeats).items():
+            rows[name][f"encoder_t{t}"] = stats
+        for name, stats in _time_interleaved(solvers, 1).items():
+            rows[name][f"solve_t{t}"] = stats
+        del encoders, solvers  # a dozen fp32 sessions per thread count: free them before the next
+    for name, d in dirs.items():
+        solver = OnnxSolver(d, threads=max(threads))
+        t0 = time.perf_counter()
+        rows[name]["accuracy"] = solver.score([p.text for p in dev], [p.answer for p in dev])
+        rows[name]["throughput_b32_per_s"] = len(dev) / (time.perf_counter() - t0)
+        m = d / "manifest.json"
+        rows[name]["precision"] = json.loads(m.read_text()).get("precision", "fp32") if m.is_file() else "fp32"
+    return rows
 
 
 def measure_torch(teacher: Path, dev, timed, threads, repeats) -> dict:
@@ -144,8 +173,8 @@ def measure_torch(teacher: Path, dev, timed, threads, repeats) -> dict:
         torch.set_num_threads(t)
         batches = [collate([tok.encode(p.text)], tok.pad_id) for p in timed]
         with torch.inference_mode():
-            row[f"encoder_t{t}"] = _time_encoder(lambda b: solver.encoder(input_ids=b.input_ids, attention_mask=b.attention_mask),
-                                                 batches, repeats)
+            encoder = (lambda b: solver.encoder(input_ids=b.input_ids, attention_mask=b.attention_mask), batches)
+            row[f"encoder_t{t}"] = _time_interleaved({"torch": encoder}, repeats)["torch"]
             per = []
             for b in batches:
                 t0 = time.perf_counter()
@@ -185,12 +214,15 @@ def run(cfg: BenchConfig, console=None) -> dict:
     t_start = time.time()
     if cfg.teacher:
         rows["pytorch-fp32 teacher"] = measure_torch(cfg.teacher, dev, timed, cfg.threads, repeats)
-        if cfg.exports:
-            cfg.work.mkdir(parents=True, exist_ok=True)
-            for name, d in _optimum_exports(cfg.teacher, cfg.exports[0], cfg.work).items():
-                rows[f"{name} teacher"] = measure_export(d, dev, timed, cfg.threads, repeats)
+    dirs: dict[str, Path] = {}
+    if cfg.teacher and cfg.exports:
+        cfg.work.mkdir(parents=True, exist_ok=True)
+        for name, d in _optimum_exports(cfg.teacher, cfg.exports[0], cfg.work).items():
+            dirs[f"{name} teacher"] = d
     for d in cfg.exports:
-        rows[variant_name(Path(d), cfg.exports)] = measure_export(Path(d), dev, timed, cfg.threads, repeats)
+        dirs[variant_name(Path(d), cfg.exports)] = Path(d)
+    if dirs:
+        rows.update(measure_exports(dirs, dev, timed, cfg.threads, repeats))
     t1 = cfg.threads[0]
     base = rows.get("pytorch-fp32 teacher")
     ref_int8 = rows.get("optimum-int8 teacher")
@@ -205,7 +237,7 @@ def run(cfg: BenchConfig, console=None) -> dict:
     import os
     import platform
 
-    doc = {"data": cfg.data, "split": split, "timed_problems": len(timed), "scored_problems": len(dev), "threads": list(cfg.threads),
+    doc = {"data": cfg.data, "split": split, "timed_problems": len(timed), "scored_problems": len(dev), "threads": list(cfg.threads), "timing": "exports interleaved problem by problem",
            "machine": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()},
            "wall_time_s": time.time() - t_start, "rows": rows}
     cfg.out.parent.mkdir(parents=True, exist_ok=True)

@@ -138,3 +138,21 @@ def test_shipped_default_model_solves_the_readme_problem(no_torch_env):
     assert row["answer"] == 8 and row["error"] is None
     size = sum(p.stat().st_size for p in default_model().glob("*.onnx"))
     assert size < 16e6, f"the shipped model grew to {size / 1e6:.1f} MB"
+
+
+def test_bench_variants_take_turns():
+    """Every problem is timed for every variant, and who goes first rotates, so drift is shared."""
+    from edgemath.bench import _time_interleaved
+
+    calls = []
+    variants = {k: (lambda x, k=k: calls.append((k, x)), list(range(8))) for k in "abc"}
+    stats = _time_interleaved(variants, repeats=3)
+    assert set(stats) == set("abc") and all(s["p50_ms"] >= 0 for s in stats.values())
+    timed = calls[15:]  # after 5 warm-up calls per variant
+    assert len(timed) == 8 * 3 * 3
+    rounds = [timed[i:i + 3] for i in range(0, len(timed), 3)]
+    assert all(sorted(k for k, _ in r) == list("abc") and len({x for _, x in r}) == 1 for r in rounds)
+    firsts = [r[0][0] for r in rounds]
+    assert {k: firsts.count(k) for k in "abc"} == {"a": 8, "b": 8, "c": 8}
+    with pytest.raises(ValueError, match="different numbers of inputs"):
+        _time_interleaved({"a": (len, [1, 2]), "b": (len, [1])}, repeats=1)
