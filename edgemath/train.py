@@ -5,6 +5,7 @@ checkpoint by dev accuracy) -> manifest.json with data hashes, settings, metrics
 """
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -61,6 +62,17 @@ def learn_vocab(problems: list[Problem], min_count: int) -> tuple[list[str], lis
     return [o for o in OPERATORS if o in ops] or ["+", "-", "*", "/"], keep
 
 
+def inherited_settings(init: Path) -> dict:
+    """What an --init run takes from the run it starts from rather than from its own flags: the
+    decoder's shape, the length limit and the constants. The manifest records these, not the
+    flags' defaults, so it describes the model that was trained."""
+    from edgemath.checkpoint import check_checkpoint_dir
+
+    meta = json.loads((check_checkpoint_dir(init) / "solver.json").read_text())
+    return {"hidden": meta["hidden"], "quantity_layers": meta.get("quantity_layers", 0),
+            "max_length": meta.get("max_length", 256), "const_min_count": None, "constants": meta["constants"]}
+
+
 def encoder_path(cfg: TrainConfig) -> Path:
     from edgemath.checkpoint import check_checkpoint_dir, default_encoder_path
 
@@ -100,6 +112,8 @@ def run(cfg: TrainConfig, console=None) -> Path:
     torch.manual_seed(cfg.seed)
     state = cfg.out / STATE
     config = {**asdict(cfg), "encoder": str(encoder_path(cfg)), "out": str(cfg.out)}
+    if cfg.init:
+        config.update(inherited_settings(Path(cfg.init)))
     if not cfg.resume:
         refuse_to_replace(cfg.out, "manifest.json", "checkpoint", STATE)
     elif not state.is_file() and (cfg.out / "manifest.json").is_file():

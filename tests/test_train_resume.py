@@ -89,7 +89,7 @@ def test_init_starts_from_a_finished_run(tiny_encoder, tmp_path):
 
     from edgemath.train import TrainConfig
 
-    first = _run(tiny_encoder, tmp_path / "first", epochs=1, const_min_count=1)
+    first = _run(tiny_encoder, tmp_path / "first", epochs=1, const_min_count=1, hidden=48, max_length=96)
     was = json.loads((first / "manifest.json").read_text())
     more = _run(None, tmp_path / "more", encoder=None, init=str(first), epochs=1, lr=0.0, encoder_lr=0.0)
     now = json.loads((more / "manifest.json").read_text())
@@ -99,6 +99,9 @@ def test_init_starts_from_a_finished_run(tiny_encoder, tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
     solver = json.loads((more / "checkpoint" / "solver.json").read_text())
     assert solver["constants"] == json.loads((first / "checkpoint" / "solver.json").read_text())["constants"]
+    # the manifest describes the model trained (the first run's shape), not the flags' defaults
+    assert (now["config"]["hidden"], now["config"]["max_length"]) == (48, 96) == (solver["hidden"], solver["max_length"])
+    assert now["config"]["constants"] == solver["constants"] and now["config"]["const_min_count"] is None
 
     with pytest.raises(ValueError, match="--init takes the encoder"):
         TrainConfig(init=str(first), encoder=str(tiny_encoder))
