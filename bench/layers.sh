@@ -13,8 +13,9 @@ RUNS=${RUNS:-runs}
 mkdir -p "$RUNS/logs"
 . bench/jobs.sh
 common=(--data asdiv-a:0 --alpha 0 --rounds 1 --resume)
-# f0.7-e12, f0.6-e12: the same students given 12 epochs instead of 6 (their accuracy was still rising)
-variants=(f0.7 d2 f0.6 d2-f0.4 h0.3-f0.6 f0.7-e12 f0.6-e12)
+# f0.7-e12, f0.6-e12, h0.3-e12: 12 epochs instead of 6 (accuracy was still rising at 6); h0.3-e12
+# is the heads-only row of the heads / heads+FFN / heads+FFN+vocabulary comparison
+variants=(f0.7 d2 f0.6 d2-f0.4 h0.3-f0.6 f0.7-e12 f0.6-e12 h0.3-e12)
 declare -A flags=(
   [f0.7]="--prune-heads 0 --prune-ffn 0.7"
   [f0.6]="--prune-heads 0 --prune-ffn 0.6"
@@ -23,6 +24,7 @@ declare -A flags=(
   [h0.3-f0.6]="--prune-heads 0.3 --prune-ffn 0.6"
   [f0.7-e12]="--prune-heads 0 --prune-ffn 0.7 --epochs 12"
   [f0.6-e12]="--prune-heads 0 --prune-ffn 0.6 --epochs 12"
+  [h0.3-e12]="--prune-heads 0.3 --epochs 12"
 )
 for v in ${ONLY:-${variants[@]}}; do
   # shellcheck disable=SC2086
@@ -32,8 +34,14 @@ done
 # Every run exported four ways: fp32, int8, fp32 fused (ORT transformer fusion) and fused int8.
 declare -A export_flags=([fp32]="" [int8]="--int8 --max-int8-drop 100" [fused]="--optimize"
                          [fused-int8]="--optimize --int8 --max-int8-drop 100")
+# The vocabulary cut applied to finished students (no training): the shipped-size rows.
+vocab_variants=(f0.6-v h0.3-f0.6-v)
+for v in "${vocab_variants[@]}"; do
+  job "layers-$v" "$R/$v" $EM compress --teacher "$R/${v%-v}" --data asdiv-a:0 --prune-heads 0 --prune-vocab \
+    --vocab-min-count 10 --out "$R/$v"
+done
 exports=()
-for run in "$T" ${variants[@]/#/$R/}; do
+for run in "$T" ${variants[@]/#/$R/} ${vocab_variants[@]/#/$R/}; do
   [ -f "$run/manifest.json" ] || continue
   for p in fp32 int8 fused fused-int8; do
     # shellcheck disable=SC2086
