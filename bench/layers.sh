@@ -15,7 +15,7 @@ mkdir -p "$RUNS/logs"
 common=(--data asdiv-a:0 --alpha 0 --rounds 1 --resume)
 # *-e12: 12 epochs instead of 6 (accuracy was still rising at 6); h0.3-e12 is the heads-only row
 # of the heads / heads+FFN / heads+FFN+vocabulary comparison
-variants=(f0.7 d2 f0.6 d2-f0.4 h0.3-f0.6 f0.7-e12 f0.6-e12 f0.8-e12 h0.3-e12 h0.5-e12)
+variants=(f0.7 d2 f0.6 d2-f0.4 h0.3-f0.6 f0.7-e12 f0.6-e12 f0.8-e12 h0.3-e12 h0.5-e12 f0.9-e12 h0.3-f0.8-e12)
 declare -A flags=(
   [f0.7]="--prune-heads 0 --prune-ffn 0.7"
   [f0.6]="--prune-heads 0 --prune-ffn 0.6"
@@ -27,6 +27,8 @@ declare -A flags=(
   [f0.8-e12]="--prune-heads 0 --prune-ffn 0.8 --epochs 12"
   [h0.3-e12]="--prune-heads 0.3 --epochs 12"
   [h0.5-e12]="--prune-heads 0.5 --epochs 12"
+  [f0.9-e12]="--prune-heads 0 --prune-ffn 0.9 --epochs 12"
+  [h0.3-f0.8-e12]="--prune-heads 0.3 --prune-ffn 0.8 --epochs 12"
 )
 for v in ${ONLY:-${variants[@]}}; do
   # shellcheck disable=SC2086
