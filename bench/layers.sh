@@ -39,7 +39,7 @@ done
 # teacher 1.01x, FFN 70% student 1.02x of the unfused graph.)
 declare -A export_flags=([fp32]="" [int8]="--int8 --max-int8-drop 100")
 # The vocabulary cut applied to finished students (no training): the shipped-size rows.
-vocab_variants=(f0.6-v h0.3-f0.6-v)
+vocab_variants=(f0.6-v h0.3-f0.6-v h0.3-f0.8-e12-v)
 for v in "${vocab_variants[@]}"; do
   job "layers-$v" "$R/$v" $EM compress --teacher "$R/${v%-v}" --data asdiv-a:0 --prune-heads 0 --prune-vocab \
     --vocab-min-count 10 --out "$R/$v"
