@@ -19,6 +19,7 @@ import onnx
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from edgemath.data import load_splits
+from edgemath.export.run import GRAPH_NAMES
 from edgemath.runtime.solver import OnnxSolver
 
 VARIANTS = {
@@ -54,6 +55,12 @@ def main(src: Path, data: str) -> None:
     texts, answers = [p.text for p in dev], [p.answer for p in dev]
     results = {"fp32": OnnxSolver(src, threads=2).score(texts, answers)}
     print(f"fp32: {results['fp32']:.4f}", flush=True)
+
+    def score(name: str, d: Path) -> None:
+        results[name] = acc = OnnxSolver(d, threads=2).score(texts, answers)
+        mb = sum(p.stat().st_size for p in d.glob("*.onnx")) / 1e6
+        print(f"{name}: {acc:.4f} ({mb:.1f} MB)", flush=True)
+
     with tempfile.TemporaryDirectory() as tmp:
         for name, (graphs, kw) in VARIANTS.items():
             d = Path(tmp) / name.replace(" ", "_").replace(",", "")
@@ -61,19 +68,13 @@ def main(src: Path, data: str) -> None:
             for g in graphs:
                 quantize_dynamic(str(src / g), str(d / g), weight_type=QuantType.QInt8,
                                  extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT}, **kw)
-            acc = OnnxSolver(d, threads=2).score(texts, answers)
-            mb = sum(p.stat().st_size for p in d.glob("*.onnx")) / 1e6
-            results[name] = acc
-            print(f"{name}: {acc:.4f} ({mb:.1f} MB)", flush=True)
+            score(name, d)
         for name, (block, embeddings) in WEIGHTS_4BIT.items():
             d = Path(tmp) / f"4bit-{block}-{embeddings}"
             shutil.copytree(src, d)
-            for g in ("encoder.onnx", "quantities.onnx", "step.onnx"):
+            for g in GRAPH_NAMES:
                 weight_only_4bit(src / g, d / g, block, embeddings)
-            acc = OnnxSolver(d, threads=2).score(texts, answers)
-            mb = sum(p.stat().st_size for p in d.glob("*.onnx")) / 1e6
-            results[name] = acc
-            print(f"{name}: {acc:.4f} ({mb:.1f} MB)", flush=True)
+            score(name, d)
     print(json.dumps(results))
 
 

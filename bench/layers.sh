@@ -17,11 +17,11 @@ common=(--data asdiv-a:0 --alpha 0 --rounds 1 --resume)
 # of the heads / heads+FFN / heads+FFN+vocabulary comparison
 variants=(f0.7 d2 f0.6 d2-f0.4 h0.3-f0.6 f0.7-e12 f0.6-e12 f0.8-e12 h0.3-e12 h0.5-e12 f0.9-e12 h0.3-f0.8-e12)
 declare -A flags=(
-  [f0.7]="--prune-heads 0 --prune-ffn 0.7"
-  [f0.6]="--prune-heads 0 --prune-ffn 0.6"
-  [d2]="--prune-heads 0 --drop-layers 2"
-  [d2-f0.4]="--prune-heads 0 --drop-layers 2 --prune-ffn 0.4"
-  [h0.3-f0.6]="--prune-heads 0.3 --prune-ffn 0.6"
+  [f0.7]="--prune-heads 0 --prune-ffn 0.7 --epochs 6"
+  [f0.6]="--prune-heads 0 --prune-ffn 0.6 --epochs 6"
+  [d2]="--prune-heads 0 --drop-layers 2 --epochs 6"
+  [d2-f0.4]="--prune-heads 0 --drop-layers 2 --prune-ffn 0.4 --epochs 6"
+  [h0.3-f0.6]="--prune-heads 0.3 --prune-ffn 0.6 --epochs 6"
   [f0.7-e12]="--prune-heads 0 --prune-ffn 0.7 --epochs 12"
   [f0.6-e12]="--prune-heads 0 --prune-ffn 0.6 --epochs 12"
   [f0.8-e12]="--prune-heads 0 --prune-ffn 0.8 --epochs 12"
@@ -32,11 +32,9 @@ declare -A flags=(
 )
 for v in ${ONLY:-${variants[@]}}; do
   # shellcheck disable=SC2086
-  epochs="--epochs 6"; [[ ${flags[$v]} == *--epochs* ]] && epochs=""
-  job "layers-$v" "$R/$v" $EM compress --teacher "$T" ${flags[$v]} $epochs "${common[@]}" --out "$R/$v"
+  job "layers-$v" "$R/$v" $EM compress --teacher "$T" ${flags[$v]} "${common[@]}" --out "$R/$v"
 done
-# Every run exported fp32 and int8. (ORT's transformer fusion, `--optimize`, timed no faster here:
-# teacher 1.01x, FFN 70% student 1.02x of the unfused graph.)
+# Every run exported fp32 and int8.
 declare -A export_flags=([fp32]="" [int8]="--int8 --max-int8-drop 100")
 # The vocabulary cut applied to finished students (no training): the shipped-size rows.
 vocab_variants=(f0.6-v h0.3-f0.6-v h0.3-f0.8-e12-v)

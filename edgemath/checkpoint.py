@@ -56,15 +56,22 @@ def save_solver(solver: Solver, tok: ProblemTokenizer, out: Path) -> Path:
     return swap_into_place(tmp, out)
 
 
+def read_solver_meta(path: Path) -> tuple[dict, int]:
+    """A checkpoint's solver.json: the decoder config's fields and the tokenizer's length limit,
+    with the defaults of runs written before either was recorded."""
+    meta = json.loads((check_checkpoint_dir(path) / "solver.json").read_text())
+    max_length = meta.pop("max_length", 256)
+    meta.setdefault("quantity_layers", 0)  # runs written before the quantity mixer existed
+    return meta, max_length
+
+
 def load_solver(path: Path, device: str = "cpu") -> tuple[Solver, ProblemTokenizer]:
     from safetensors.torch import load_file
 
     from edgemath.compress.ffn import load_encoder
 
     ckpt = check_checkpoint_dir(path)
-    meta = json.loads((ckpt / "solver.json").read_text())
-    max_length = meta.pop("max_length", 256)
-    meta.setdefault("quantity_layers", 0)  # runs written before the quantity mixer existed
+    meta, max_length = read_solver_meta(path)
     cfg = DecoderConfig(**meta)
     encoder = load_encoder(ckpt / "encoder")
     solver = Solver(encoder, cfg)

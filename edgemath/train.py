@@ -5,7 +5,6 @@ checkpoint by dev accuracy) -> manifest.json with data hashes, settings, metrics
 """
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -66,11 +65,11 @@ def inherited_settings(init: Path) -> dict:
     """What an --init run takes from the run it starts from rather than from its own flags: the
     decoder's shape, the length limit and the constants. The manifest records these, not the
     flags' defaults, so it describes the model that was trained."""
-    from edgemath.checkpoint import check_checkpoint_dir
+    from edgemath.checkpoint import read_solver_meta
 
-    meta = json.loads((check_checkpoint_dir(init) / "solver.json").read_text())
-    return {"hidden": meta["hidden"], "quantity_layers": meta.get("quantity_layers", 0),
-            "max_length": meta.get("max_length", 256), "const_min_count": None, "constants": meta["constants"]}
+    meta, max_length = read_solver_meta(init)
+    return {"hidden": meta["hidden"], "quantity_layers": meta["quantity_layers"], "max_length": max_length,
+            "const_min_count": None, "constants": meta["constants"]}
 
 
 def encoder_path(cfg: TrainConfig) -> Path:
