@@ -62,6 +62,8 @@ def train(
     max_steps: Optional[int] = typer.Option(None, help="Stop after N steps (smoke runs).", rich_help_panel="Schedule"),
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
     ema_decay: float = typer.Option(0.995, help="Weight averaging for evaluation and saving (0: off).", rich_help_panel="Schedule"),
+    hidden: int = typer.Option(256, help="Decoder width (the int8 decoder is ~2 MB at 256, a quarter of that at 128).",
+                               rich_help_panel="Model"),
     quantity_layers: int = typer.Option(1, help="Self-attention layers over the quantities (0: off).", rich_help_panel="Model"),
     const_min_count: int = typer.Option(2, help="A constant joins the decoder when this many training equations use it "
                                         "(every step scores all pairs of numbers and constants).", rich_help_panel="Model"),
@@ -80,7 +82,7 @@ def train(
     try:
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, init=str(init) if init else None, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
-                          data_dir=data_dir, ema_decay=ema_decay, quantity_layers=quantity_layers,
+                          data_dir=data_dir, ema_decay=ema_decay, hidden=hidden, quantity_layers=quantity_layers,
                           const_min_count=const_min_count, resume=resume, time_budget=time_budget)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError, FileExistsError) as e:
@@ -150,6 +152,9 @@ def compress(
     lambda1: float = typer.Option(1.0, help="Weight of the distillation terms.", rich_help_panel="Distillation"),
     lambda2: float = typer.Option(1.0, help="Weight of the task loss.", rich_help_panel="Distillation"),
     epochs: int = typer.Option(4, help="Epochs per round.", rich_help_panel="Schedule"),
+    batch_size: int = typer.Option(16, help="Problems per step (a GPU takes more).", rich_help_panel="Schedule"),
+    lr: float = typer.Option(2e-4, help="Decoder learning rate.", rich_help_panel="Schedule"),
+    encoder_lr: float = typer.Option(2e-5, help="Encoder learning rate.", rich_help_panel="Schedule"),
     max_steps: Optional[int] = typer.Option(None, help="Steps per round (smoke runs).", rich_help_panel="Schedule"),
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
     resume: bool = typer.Option(False, help="Continue after the last finished round in --out."),
@@ -168,7 +173,7 @@ def compress(
                              drop_layers=drop_layers, prune_vocab=prune_vocab, vocab_min_count=vocab_min_count, rounds=rounds, gamma=gamma,
                              alpha=alpha, entropy_sign=entropy_sign, scorer=scorer, schedule_power=schedule_power, min_heads=min_heads,
                              distill=distill, tau=tau, beta=beta, lambda1=lambda1, lambda2=lambda2, epochs=epochs,
-                             max_steps=max_steps, limit=limit, resume=resume, seed=seed, device=device,
+                             batch_size=batch_size, lr=lr, encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, resume=resume, seed=seed, device=device,
                              data_dir=data_dir)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError, FileExistsError) as e:

@@ -38,6 +38,8 @@ class TrainConfig(LoopSettings):
         problems = self.loop_problems()
         if self.time_budget is not None and self.time_budget < 0:
             problems.append("--time-budget must be >= 0 minutes")
+        if self.hidden < 4 or self.hidden % 4:
+            problems.append("--hidden must be a positive multiple of 4 (the quantity mixer has 4 heads)")
         if self.const_min_count < 1:
             problems.append("--const-min-count must be at least 1")
         if self.init is not None and self.encoder is not None:

@@ -59,6 +59,13 @@ def test_train_then_evaluate_tiny(tiny_encoder, tmp_path):
 def test_train_bad_args(tmp_path):
     res = runner.invoke(app, ["train", "--epochs", "0", "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "--epochs must be at least 1" in res.output
+    res = runner.invoke(app, ["train", "--hidden", "30", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "--hidden must be a positive multiple of 4" in res.output
+
+
+def test_compress_schedule_flags_reach_the_config(tmp_path):
+    res = runner.invoke(app, ["compress", "--batch-size", "0", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "--batch-size must be at least 1" in res.output
 
 
 def test_demo_end_to_end_tiny(tiny_encoder, tmp_path):
