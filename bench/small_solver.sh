@@ -1,33 +1,44 @@
 #!/usr/bin/env bash
 # Issue "beyond heads", size half (ASDiv-A fold 0): a solver whose int8 files total under 6 MB.
 # The 8.6 MB heads 30% + FFN 80% + vocabulary solver is 2.1 MB word embeddings, 3.9 MB encoder
-# layers and 2.0 MB decoder (hidden 256). So: a teacher with a 128-wide decoder, then more of the
-# encoder pruned (heads 50-60%, FFN 90%; layer dropping cost ~10 points), then the vocabulary cut.
-# Resumable (finished stages are skipped); QUEUE=a or b runs one half (two 1-thread queues).
+# layers and 2.0 MB decoder (hidden 256). So: a teacher with a 128-wide decoder (0.6 MB int8),
+# then more of the encoder pruned (FFN 90%, heads 30-60%; layer dropping cost ~10 points), then
+# the vocabulary cut (a wider GSM8K cut, --vocab-min-count 25, for heads 30%: 1.5 MB of embeddings).
+# Every student and teacher is exported fp32 and int8 and benched side by side with the original
+# teacher in one run. Resumable (finished stages are skipped); QUEUE=a, b or c runs one part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
 R=${R:-runs/small}
 RUNS=${RUNS:-runs}
 T=$R/teacher-h128
+T0=${T0:-runs/teacher-asdiv-a-0}
 mkdir -p "$RUNS/logs"
 . bench/jobs.sh
-student() {  # NAME FLAGS...: compress from the 128-wide teacher, then cut its vocabulary
-  local v=$1; shift
+student() {  # NAME VOCAB_MIN_COUNT FLAGS...: compress from the 128-wide teacher, then cut its vocabulary
+  local v=$1 min=$2; shift 2
   while [ ! -f "$T/manifest.json" ]; do sleep 30; done
   job "small-$v" "$R/$v" $EM compress --teacher "$T" --data asdiv-a:0 --alpha 0 --rounds 1 --epochs 12 "$@" --out "$R/$v"
   job "small-$v-v" "$R/$v-v" $EM compress --teacher "$R/$v" --data asdiv-a:0 --prune-heads 0 --prune-vocab \
-    --vocab-min-count 10 --out "$R/$v-v"
-  job "export-small-$v-v-int8" "$R/$v-v/export-int8" $EM export "$R/$v-v" --int8 --max-int8-drop 100 --out "$R/$v-v/export-int8"
+    --vocab-min-count "$min" --out "$R/$v-v"
 }
 queue_a() {
   job small-teacher-h128 "$T" $EM train --data asdiv-a:0 --hidden 128 --epochs 30 --out "$T" --resume
-  job export-small-teacher-int8 "$T/export-int8" $EM export "$T" --int8 --max-int8-drop 100 --out "$T/export-int8"
-  student h0.5-f0.9 --prune-heads 0.5 --prune-ffn 0.9
+  student h0.5-f0.9 10 --prune-heads 0.5 --prune-ffn 0.9
 }
-queue_b() { student h0.6-f0.9 --prune-heads 0.6 --prune-ffn 0.9; }
-case "${QUEUE:-both}" in
+queue_b() { student h0.6-f0.9 10 --prune-heads 0.6 --prune-ffn 0.9; }
+queue_c() { student h0.3-f0.9 25 --prune-heads 0.3 --prune-ffn 0.9; }
+case "${QUEUE:-all}" in
   a) queue_a ;;
   b) queue_b ;;
-  *) queue_a & queue_b & wait ;;
+  c) queue_c ;;
+  *) queue_a & queue_b & queue_c & wait ;;
 esac
+[ "${QUEUE:-all}" = all ] || exit 0
+exports=()
+for run in "$T0" "$T" "$R/h0.5-f0.9-v" "$R/h0.6-f0.9-v" "$R/h0.3-f0.9-v"; do
+  job "export-$(basename "$run")-fp32" "$run/export-fp32" $EM export "$run" --out "$run/export-fp32"
+  job "export-$(basename "$run")-int8" "$run/export-int8" $EM export "$run" --int8 --max-int8-drop 100 --out "$run/export-int8"
+  exports+=("$run/export-fp32" "$run/export-int8")
+done
+$EM bench "${exports[@]}" --data asdiv-a:0 --threads 1 --problems 238 --out bench/results/small-solver-asdiv-a-0.json
