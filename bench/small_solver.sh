@@ -15,19 +15,23 @@ T=$R/teacher-h128
 T0=${T0:-runs/teacher-asdiv-a-0}
 mkdir -p "$RUNS/logs"
 . bench/jobs.sh
-student() {  # NAME VOCAB_MIN_COUNT FLAGS...: compress from the 128-wide teacher, then cut its vocabulary
-  local v=$1 min=$2; shift 2
+student() {  # NAME VOCAB_MIN_COUNT EPOCHS FLAGS...: compress from the 128-wide teacher, then cut its vocabulary
+  local v=$1 min=$2 epochs=$3; shift 3
   while [ ! -f "$T/manifest.json" ]; do sleep 30; done
-  job "small-$v" "$R/$v" $EM compress --teacher "$T" --data asdiv-a:0 --alpha 0 --rounds 1 --epochs 12 "$@" --out "$R/$v"
+  job "small-$v" "$R/$v" $EM compress --teacher "$T" --data asdiv-a:0 --alpha 0 --rounds 1 --epochs "$epochs" "$@" --out "$R/$v"
   job "small-$v-v" "$R/$v-v" $EM compress --teacher "$R/$v" --data asdiv-a:0 --prune-heads 0 --prune-vocab \
     --vocab-min-count "$min" --out "$R/$v-v"
 }
 queue_a() {
   job small-teacher-h128 "$T" $EM train --data asdiv-a:0 --hidden 128 --epochs 30 --out "$T" --resume
-  student h0.5-f0.9 10 --prune-heads 0.5 --prune-ffn 0.9
+  student h0.5-f0.9 10 12 --prune-heads 0.5 --prune-ffn 0.9
 }
-queue_b() { student h0.6-f0.9 10 --prune-heads 0.6 --prune-ffn 0.9; }
-queue_c() { student h0.3-f0.9 25 --prune-heads 0.3 --prune-ffn 0.9; }
+queue_b() { student h0.6-f0.9 10 12 --prune-heads 0.6 --prune-ffn 0.9; }
+queue_c() {
+  student h0.3-f0.9 25 12 --prune-heads 0.3 --prune-ffn 0.9
+  # after the first bench: less FFN pruning, twice the recovery (heads 40% keeps it under 6 MB)
+  student h0.4-f0.85-e24 25 24 --prune-heads 0.4 --prune-ffn 0.85
+}
 case "${QUEUE:-all}" in
   a) queue_a ;;
   b) queue_b ;;
@@ -36,9 +40,12 @@ case "${QUEUE:-all}" in
 esac
 [ "${QUEUE:-all}" = all ] || exit 0
 exports=()
-for run in "$T0" "$T" "$R/h0.5-f0.9-v" "$R/h0.6-f0.9-v" "$R/h0.3-f0.9-v"; do
+for run in "$T0" "$T" "$R/h0.5-f0.9-v" "$R/h0.6-f0.9-v" "$R/h0.3-f0.9-v" "$R/h0.4-f0.85-e24-v"; do
   job "export-$(basename "$run")-fp32" "$run/export-fp32" $EM export "$run" --out "$run/export-fp32"
   job "export-$(basename "$run")-int8" "$run/export-int8" $EM export "$run" --int8 --max-int8-drop 100 --out "$run/export-int8"
   exports+=("$run/export-fp32" "$run/export-int8")
 done
-$EM bench "${exports[@]}" --data asdiv-a:0 --threads 1 --problems 238 --out bench/results/small-solver-asdiv-a-0.json
+$EM bench "${exports[@]:0:10}" --data asdiv-a:0 --threads 1 --problems 238 --out bench/results/small-solver-asdiv-a-0.json
+# the later student, side by side with the original teacher
+$EM bench "${exports[@]:0:2}" "${exports[@]:10:2}" --data asdiv-a:0 --threads 1 --problems 238 \
+  --out bench/results/small-solver-e24-asdiv-a-0.json
