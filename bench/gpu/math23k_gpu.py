@@ -9,9 +9,10 @@ command a user would type:
     -> compress 30% heads, distilled and not (both at once on the GPU) -> evaluate --split test
 
 Stages that outrun the budget are stopped; what finished is kept. The commands, the measured
-times and every result go to RUNS/gpu-summary.json. Usage:
+times and every result go to RUNS/gpu-summary.json; each stage's output to RUNS/STAGE.log. Usage
+(on a GPU machine: bench/gpu/device_run.sh, which installs the packages first):
 
-    python bench/math23k_gpu.py --encoder runs/e5-math23k --data-dir ../shared/data --budget 520
+    python bench/gpu/math23k_gpu.py --encoder runs/e5-math23k --data-dir ../shared/data --budget 520
 """
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ def calibrate(args) -> dict:
 
 
 def start(cmd: list[str], log_path: Path) -> subprocess.Popen:
+    """Run one `edgemath` command in the background, its output to ``log_path``."""
     log(" ".join(["edgemath"] + cmd))
     return subprocess.Popen(EM + cmd, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
 
@@ -168,34 +170,36 @@ def main() -> None:
     steps_c = math.ceil(cal["train_problems"] / args.compress_batch_size) * cal["step_s"] * 2.0
     c_epochs = int(max(1, min(6, (args.compress_budget - 3 * cal["setup_s"] - 4 * cal["dev_decode_s"]) // steps_c)))
     summary["plan"]["compress_epochs"] = c_epochs
-    procs = {"teacher_test": (start(["evaluate", T, *data, "--split", "test", *dev_flag],
-                                    runs / "teacher-test.log"), runs / "teacher-test.log")}
+    def test_score(name: str, run: str) -> subprocess.Popen:
+        return start(["evaluate", run, *data, "--split", "test", *dev_flag], runs / f"{name}-test.log")
+
+    def record_test(name: str, proc: subprocess.Popen, timeout: float) -> None:
+        if finish(proc, timeout, f"{name} test") == 0:
+            summary["results"][f"{name}_test"] = last_json(runs / f"{name}-test.log")
+        save()
+
+    teacher_test = test_score("teacher", T)
     students = {"h0.3-r1": [], "h0.3-nodistill": ["--no-distill"]}
+    procs = {}
     for name, extra in students.items():
         S = str(runs / f"math23k-{name}")
         cmd = ["compress", "--teacher", T, *data, "--prune-heads", "0.3", "--rounds", "1", "--epochs", str(c_epochs),
                "--batch-size", str(args.compress_batch_size), *extra, *dev_flag, *lim, "--out", S]
         summary["commands"][name] = "edgemath " + " ".join(cmd)
-        procs[name] = (start(cmd, runs / f"{name}.log"), runs / f"{name}.log")
+        procs[name] = start(cmd, runs / f"{name}.log")
     save()
-    rc = finish(procs["teacher_test"][0], left(args.budget), "teacher test")
-    if rc == 0:
-        summary["results"]["teacher_test"] = last_json(procs["teacher_test"][1])
-    save()
+    record_test("teacher", teacher_test, left(args.budget))
     tests = {}
-    for name in students:
+    for name, proc in procs.items():
         S = runs / f"math23k-{name}"
-        rc = finish(procs[name][0], left(args.budget) - cal["setup_s"] - cal["dev_decode_s"] - 10, name)
+        rc = finish(proc, left(args.budget) - cal["setup_s"] - cal["dev_decode_s"] - 10, name)
         if rc == 0 and (S / "manifest.json").is_file():
             m = json.loads((S / "manifest.json").read_text())["metrics"]
             summary["results"][name] = {k: m[k] for k in ("before", "after", "bake_check", "rounds")}
-            tests[name] = start(["evaluate", str(S), *data, "--split", "test", *dev_flag],
-                                runs / f"{name}-test.log")
+            tests[name] = test_score(name, str(S))
         save()
     for name, proc in tests.items():
-        if finish(proc, left(args.budget), f"{name} test") == 0:
-            summary["results"][f"{name}_test"] = last_json(runs / f"{name}-test.log")
-    save()
+        record_test(name, proc, left(args.budget))
     log("done")
 
 
