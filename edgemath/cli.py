@@ -139,6 +139,9 @@ def compress(
     drop_layers: int = typer.Option(0, help="Whole encoder layers removed (least Block Influence first).", rich_help_panel="Pruning"),
     prune_vocab: bool = typer.Option(False, "--prune-vocab", help="Keep only the tokens of the training texts and GSM8K train (seen twice).", rich_help_panel="Pruning"),
     vocab_min_count: int = typer.Option(2, help="With --prune-vocab: keep GSM8K tokens seen this often.", rich_help_panel="Pruning"),
+    vocab_train_min_count: int = typer.Option(1, help="With --prune-vocab: keep training-text tokens seen this often "
+                                              "(above 1, rare words are respelled in training too: cut a teacher, then compress from it).",
+                                              rich_help_panel="Pruning"),
     rounds: int = typer.Option(3, help="Recursive distillation rounds.", rich_help_panel="Pruning"),
     alpha: float = typer.Option(0.5, help="alpha * weight norm + (1 - alpha) * attention focus.", rich_help_panel="Pruning"),
     entropy_sign: str = typer.Option("low", help="low: focused heads are important; high: broad heads are.", rich_help_panel="Pruning"),
@@ -170,7 +173,8 @@ def compress(
 
     try:
         cfg = CompressConfig(teacher=teacher, data=data, out=out_dir, prune_heads=prune_heads, prune_ffn=prune_ffn,
-                             drop_layers=drop_layers, prune_vocab=prune_vocab, vocab_min_count=vocab_min_count, rounds=rounds, gamma=gamma,
+                             drop_layers=drop_layers, prune_vocab=prune_vocab, vocab_min_count=vocab_min_count,
+                             vocab_train_min_count=vocab_train_min_count, rounds=rounds, gamma=gamma,
                              alpha=alpha, entropy_sign=entropy_sign, scorer=scorer, schedule_power=schedule_power, min_heads=min_heads,
                              distill=distill, tau=tau, beta=beta, lambda1=lambda1, lambda2=lambda2, epochs=epochs,
                              batch_size=batch_size, lr=lr, encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, resume=resume, seed=seed, device=device,

@@ -71,6 +71,9 @@ def test_vocab_pruning_keeps_corpus_exact_and_spells_unseen_words(tiny_encoder):
     corpus = ["Tom has 3 apples and buys 5 more.", "A train travels 60 miles in 1.5 hours."]
     keep = needed_ids(tok, corpus)
     assert 200 < len(keep) < 300  # 5 specials, ~20 corpus tokens, ~210 Latin single-character pieces
+    often = needed_ids(tok, corpus + ["Tom buys a train."], text_min_count=2)  # only tom, train, buys, a, . twice
+    assert tok.tok.token_to_id("tom") in often and tok.tok.token_to_id("apples") in keep
+    assert tok.tok.token_to_id("apples") not in often and tok.tok.token_to_id("miles") not in often
     small = prune_vocab(enc, tok, keep)
     assert enc.get_input_embeddings().num_embeddings == len(keep) == enc.config.vocab_size
     assert small.pad_id == 0 and small.tok.token_to_id("[CLS]") == keep.index(101)
@@ -89,6 +92,24 @@ def test_vocab_pruning_keeps_corpus_exact_and_spells_unseen_words(tiny_encoder):
     assert unk_rate(small, ["北京"])["rate"] == 1.0  # CJK characters were not kept
 
 
+def test_trim_positions_is_exact_within_max_length_and_reloads(tiny_encoder, tmp_path):
+    from edgemath.compress.vocab import trim_positions
+
+    enc, ref = load_encoder(tiny_encoder).eval(), load_encoder(tiny_encoder).eval()
+    assert trim_positions(enc, 512) == 256  # nothing past the table to drop
+    assert trim_positions(enc, 16) == 16 == enc.config.max_position_embeddings
+    assert sum(p.numel() for p in ref.parameters()) - sum(p.numel() for p in enc.parameters()) == 240 * 32
+    ids, att = _inputs()
+    with torch.no_grad():
+        want = ref(input_ids=ids, attention_mask=att).last_hidden_state
+        got = enc(input_ids=ids, attention_mask=att).last_hidden_state
+    torch.testing.assert_close(got, want, atol=0, rtol=0)
+    enc.save_pretrained(tmp_path / "trimmed", safe_serialization=True)
+    again = load_encoder(tmp_path / "trimmed").eval()
+    with torch.no_grad():
+        torch.testing.assert_close(again(input_ids=ids, attention_mask=att).last_hidden_state, want, atol=0, rtol=0)
+
+
 def test_compress_heads_ffn_vocab_stage(tiny_teacher, tmp_path, shared_data):
     from edgemath.checkpoint import load_solver
     from edgemath.compress.run import CompressConfig, run
@@ -104,6 +125,7 @@ def test_compress_heads_ffn_vocab_stage(tiny_teacher, tmp_path, shared_data):
     solver, tok = load_solver(out)
     assert [l.intermediate.dense.out_features for l in solver.encoder.encoder.layer] == m["ffn_widths"]
     assert solver.encoder.config.vocab_size == m["vocab"]["kept"] == tok.tok.get_vocab_size()
+    assert solver.encoder.config.max_position_embeddings == m["vocab"]["positions"] == tok.max_length
     from edgemath.data import load_splits
     preds = predict(solver, tok, load_splits("asdiv-a:0").dev.problems[:32])
     assert sum(p.correct for p in preds) / 32 == pytest.approx(m["after"]["dev_acc"])

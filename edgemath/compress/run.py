@@ -36,6 +36,8 @@ class CompressConfig(LoopSettings):
     """After baking, keep only the tokens of the training texts and a wider English sample."""
     vocab_min_count: int = 2
     """Tokens of the wider sample (GSM8K train) are kept when seen at least this often."""
+    vocab_train_min_count: int = 1
+    """Tokens of the training texts are kept when seen at least this often (1: all of them)."""
     rounds: int = 3
     """Recursive distillation rounds; each round's student is the next round's teacher."""
     alpha: float = 0.5
@@ -80,8 +82,8 @@ class CompressConfig(LoopSettings):
             problems.append("--prune-ffn must be in [0, 1)")
         if self.drop_layers < 0:
             problems.append("--drop-layers must be >= 0")
-        if self.vocab_min_count < 1:
-            problems.append("--vocab-min-count must be at least 1")
+        if self.vocab_min_count < 1 or self.vocab_train_min_count < 1:
+            problems.append("--vocab-min-count and --vocab-train-min-count must be at least 1")
         if self.rounds < 1:
             problems.append("--rounds must be at least 1")
         if not 0.0 <= self.alpha <= 1.0:
@@ -295,7 +297,7 @@ def run(cfg: CompressConfig, console=None) -> Path:
     from edgemath.compress.ffn import bake_ffn, ffn_shape
     from edgemath.compress.structure import (bake_heads, encoder_flops, head_shape, heads_per_layer, kept_per_layer,
                                              param_counts)
-    from edgemath.compress.vocab import needed_ids, prune_vocab, unk_rate
+    from edgemath.compress.vocab import needed_ids, prune_vocab, trim_positions, unk_rate
     from edgemath.data import gsm8k_texts, load_splits
     from edgemath.evaluate import accuracy, predict
     from edgemath.loop import init_distributed, make_examples, pick_device, world
@@ -362,12 +364,14 @@ def run(cfg: CompressConfig, console=None) -> Path:
     check = verify_bake(current, masks, baked, tok, dev, device)
     vocab = None
     if cfg.prune_vocab:
-        keep = needed_ids(tok, corpus, wider, cfg.vocab_min_count)
+        keep = needed_ids(tok, corpus, wider, cfg.vocab_min_count, cfg.vocab_train_min_count)
         unpruned = copy.deepcopy(baked)
         new_tok = prune_vocab(baked.encoder, tok, keep)
+        positions = trim_positions(baked.encoder, tok.max_length)
         vocab_check = verify_bake(unpruned, (None, None), baked, tok, dev, device, baked_tok=new_tok)
         unseen = gsm8k_texts("test", cfg.data_dir)
         vocab = {"kept": len(keep), "of": unpruned.encoder.config.vocab_size, "check": vocab_check,
+                 "positions": positions,
                  "gsm8k_test_unk": unk_rate(new_tok, unseen), "gsm8k_test_unk_before": unk_rate(tok, unseen)}
         tok = new_tok
         console.print(f"vocabulary: kept {len(keep)} of {vocab['of']} tokens; GSM8K test [UNK] rate "

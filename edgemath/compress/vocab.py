@@ -5,11 +5,15 @@ int8 file, yet math word problems use a few thousand tokens. Kept:
 
 - every token of the training texts, and the tokens of a wider English sample (GSM8K train
   questions and answers) seen at least twice;
+- or, to train *through* the cut, only the training tokens seen a few times: rare words (names,
+  objects) are then respelled in training as unseen words are at test time. Cut the teacher's
+  vocabulary first, then compress from it.
 - the special tokens, and the Latin single-character pieces (``a`` and ``##a``): WordPiece falls
   back to them, so a word whose pieces were dropped is spelled in smaller pieces instead of [UNK].
 
 A word whose original pieces all survive keeps its exact segmentation (greedy longest match finds
-the same pieces), so texts of the corpus encode to the same vectors as before. Ids are remapped
+the same pieces), so texts of the corpus encode to the same vectors as before. Position rows past
+the tokenizer's length limit go too. Ids are remapped
 in their old order, so [PAD] stays 0. ``unk_rate`` measures what unseen text loses.
 """
 from __future__ import annotations
@@ -34,14 +38,18 @@ def _vocab(tok: Tokenizer) -> dict[str, int]:
     return tok.get_vocab(with_added_tokens=True)
 
 
-def needed_ids(tok: ProblemTokenizer, texts: Iterable[str], wider: Iterable[str] = (), min_count: int = 2) -> list[int]:
-    """Sorted ids to keep: every token of ``texts``, tokens seen at least ``min_count`` times in
-    the ``wider`` sample, the specials, and Latin single-character pieces."""
+def _counts(tok: ProblemTokenizer, texts: Iterable[str]) -> Counter:
+    return Counter(i for enc in tok.tok.encode_batch(list(texts)) for i in enc.ids)
+
+
+def needed_ids(tok: ProblemTokenizer, texts: Iterable[str], wider: Iterable[str] = (), min_count: int = 2,
+               text_min_count: int = 1) -> list[int]:
+    """Sorted ids to keep: tokens seen at least ``text_min_count`` times in ``texts`` (1: all),
+    at least ``min_count`` times in the ``wider`` sample, the specials, and Latin
+    single-character pieces."""
     keep: set[int] = set()
-    for enc in tok.tok.encode_batch(list(texts)):
-        keep.update(enc.ids)
-    seen = Counter(i for enc in tok.tok.encode_batch(list(wider)) for i in enc.ids)
-    keep.update(i for i, n in seen.items() if n >= min_count)
+    for sample, least in ((texts, text_min_count), (wider, min_count)):
+        keep.update(i for i, n in _counts(tok, sample).items() if n >= least)
     for piece, i in _vocab(tok.tok).items():
         bare = piece[2:] if piece.startswith("##") else piece
         if (len(bare) == 1 and ord(bare) < FALLBACK_BELOW) or piece in SPECIALS:
@@ -80,6 +88,24 @@ def prune_vocab(encoder, tok: ProblemTokenizer, keep: list[int]) -> ProblemToken
     if getattr(encoder.config, "pad_token_id", None) is not None:
         encoder.config.pad_token_id = keep.index(encoder.config.pad_token_id) if encoder.config.pad_token_id in keep else 0
     return remap_tokenizer(tok, keep)
+
+
+def trim_positions(encoder, max_length: int) -> int:
+    """Drop the position-embedding rows past ``max_length``: the tokenizer truncates every text
+    to that many tokens, so those rows are never read (MiniLM has 512, the solver reads 256:
+    0.1 MB of an int8 file). Returns the rows kept; the encoder stays a plain Hugging Face model."""
+    emb = encoder.embeddings
+    rows = emb.position_embeddings.num_embeddings
+    if max_length >= rows:
+        return rows
+    new = torch.nn.Embedding(max_length, emb.position_embeddings.embedding_dim)
+    new.weight.data.copy_(emb.position_embeddings.weight.data[:max_length])
+    emb.position_embeddings = new.to(emb.position_embeddings.weight.device)
+    for name in ("position_ids", "token_type_ids"):  # buffers sized by max_position_embeddings
+        if hasattr(emb, name):
+            setattr(emb, name, getattr(emb, name)[:, :max_length])
+    encoder.config.max_position_embeddings = max_length
+    return max_length
 
 
 def unk_rate(tok: ProblemTokenizer, texts: Iterable[str]) -> dict[str, float]:
