@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from edgemath.data import Problem, Splits, load_splits
 from edgemath.loop import STATE, LoopSettings, Stopped, check_same_settings, fit, make_examples, pick_device
@@ -101,6 +102,35 @@ def build_solver(cfg: TrainConfig, train: list[Problem]):
     return Solver(encoder, dcfg), tok, enc_path
 
 
+class Prepared(NamedTuple):
+    splits: Splits
+    solver: object
+    tok: object
+    examples: list
+    skipped: Counter
+    dev: list[Problem]
+
+
+def prepare(cfg: TrainConfig) -> Prepared:
+    """Data (``--limit`` applied), the solver (built, or loaded from ``--init``) and its training
+    examples: everything `run` needs before the loop, shared with the GPU orchestrator's timing."""
+    splits: Splits = load_splits(cfg.data, cfg.data_dir)
+    train, dev = splits.train.problems, splits.dev.problems
+    if cfg.limit:
+        train, dev = train[: cfg.limit], dev[: cfg.limit]
+    if cfg.init:
+        from edgemath.checkpoint import load_solver
+
+        solver, tok = load_solver(Path(cfg.init))
+        solver.train()
+    else:
+        solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable])
+    examples, skipped = make_examples(train, tok, solver.cfg)
+    if not examples:
+        raise ValueError(f"no trainable problems in {cfg.data} (skipped: {dict(skipped)})")
+    return Prepared(splits, solver, tok, examples, skipped, dev)
+
+
 def run(cfg: TrainConfig, console=None) -> Path:
     """Train a teacher and write ``cfg.out/checkpoint`` (best by dev accuracy) + manifest.json."""
     import torch
@@ -122,20 +152,7 @@ def run(cfg: TrainConfig, console=None) -> Path:
         console.print(f"{cfg.out} finished already: nothing to resume")
         return cfg.out
     t0 = time.time()
-    splits: Splits = load_splits(cfg.data, cfg.data_dir)
-    train, dev = splits.train.problems, splits.dev.problems
-    if cfg.limit:
-        train, dev = train[: cfg.limit], dev[: cfg.limit]
-    if cfg.init:
-        from edgemath.checkpoint import load_solver
-
-        solver, tok = load_solver(Path(cfg.init))
-        solver.train()
-    else:
-        solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable])
-    examples, skipped = make_examples(train, tok, solver.cfg)
-    if not examples:
-        raise ValueError(f"no trainable problems in {cfg.data} (skipped: {dict(skipped)})")
+    splits, solver, tok, examples, skipped, dev = prepare(cfg)
     console.print(f"[bold]train[/] {splits.spec}: {len(examples)} problems "
                   f"({sum(skipped.values())} skipped), dev {len(dev)}; ops {' '.join(solver.cfg.ops)}; "
                   f"constants {solver.cfg.constants}; device {device}")

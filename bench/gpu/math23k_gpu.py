@@ -41,19 +41,15 @@ def calibrate(args) -> dict:
     with the same loop and model `edgemath train` uses."""
     import torch
 
-    from edgemath.data import load_splits
     from edgemath.evaluate import accuracy, predict
-    from edgemath.loop import fit, make_examples
-    from edgemath.train import TrainConfig, build_solver
+    from edgemath.loop import fit
+    from edgemath.train import TrainConfig, prepare
 
     t = time.time()
     cfg = TrainConfig(data="math23k", data_dir=args.data_dir, encoder=args.encoder, batch_size=args.batch_size,
                       lr=args.lr, encoder_lr=args.encoder_lr, const_min_count=args.const_min_count,
-                      epochs=1, max_steps=args.calib_steps, out=Path(args.runs) / "calibration")
-    splits = load_splits(cfg.data, cfg.data_dir)
-    train, dev = splits.train.problems[: args.limit], splits.dev.problems[: args.limit]
-    solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable])
-    examples, _ = make_examples(train, tok, solver.cfg)
+                      epochs=1, max_steps=args.calib_steps, limit=args.limit, out=Path(args.runs) / "calibration")
+    _, solver, tok, examples, _, dev = prepare(cfg)
     solver.to(args.device)
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     setup_s = time.time() - t
