@@ -5,7 +5,8 @@
 # then more of the encoder pruned (FFN 90%, heads 30-60%; layer dropping cost ~10 points), then
 # the vocabulary cut (a wider GSM8K cut, --vocab-min-count 25, for heads 30%: 1.5 MB of embeddings).
 # Every student and teacher is exported fp32 and int8 and benched side by side with the original
-# teacher in one run. Resumable (finished stages are skipped); QUEUE=a, b or c runs one part.
+# teacher in one run. Resumable (finished stages are skipped); QUEUE=a, b or c trains one part,
+# QUEUE=d trains and benches the session-5 runs (heads 50% + FFN 80%, vocabulary cut before or after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
@@ -32,20 +33,38 @@ queue_c() {
   # after the first bench: less FFN pruning, twice the recovery (heads 40% keeps it under 6 MB)
   student h0.4-f0.85-e24 25 24 --prune-heads 0.4 --prune-ffn 0.85
 }
+queue_d() {  # session 5: heads 50% + FFN 80% (same encoder size as 40% + 85%), cut after training or before
+  job small-h0.5-f0.8-e24 "$R/h0.5-f0.8-e24" $EM compress --teacher "$T" --data asdiv-a:0 --alpha 0 --rounds 1 \
+    --epochs 24 --prune-heads 0.5 --prune-ffn 0.8 --out "$R/h0.5-f0.8-e24"
+  job small-h0.5-f0.8-e24-v "$R/h0.5-f0.8-e24-v" $EM compress --teacher "$R/h0.5-f0.8-e24" --data asdiv-a:0 \
+    --prune-heads 0 --prune-vocab --vocab-min-count 25 --out "$R/h0.5-f0.8-e24-v"
+  # through the cut: the teacher's vocabulary first, rare training words included (tokens seen < 3 times)
+  job small-teacher-h128-v3 "$R/teacher-h128-v3" $EM compress --teacher "$T" --data asdiv-a:0 --prune-heads 0 \
+    --prune-vocab --vocab-min-count 15 --vocab-train-min-count 3 --out "$R/teacher-h128-v3"
+  job small-v3-h0.5-f0.8-e24 "$R/v3-h0.5-f0.8-e24" $EM compress --teacher "$R/teacher-h128-v3" --data asdiv-a:0 \
+    --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.5 --prune-ffn 0.8 --out "$R/v3-h0.5-f0.8-e24"
+}
+exports() {  # RUN...: export each fp32 and int8 (once), print the export folders
+  for run in "$@"; do
+    job "export-$(basename "$run")-fp32" "$run/export-fp32" $EM export "$run" --out "$run/export-fp32" >&2
+    job "export-$(basename "$run")-int8" "$run/export-int8" $EM export "$run" --int8 --max-int8-drop 100 \
+      --out "$run/export-int8" >&2
+    echo "$run/export-fp32" "$run/export-int8"
+  done
+}
 case "${QUEUE:-all}" in
   a) queue_a ;;
   b) queue_b ;;
   c) queue_c ;;
+  d) queue_d
+     $EM bench $(exports "$T0" "$R/h0.5-f0.8-e24-v" "$R/v3-h0.5-f0.8-e24") --data asdiv-a:0 --threads 1 \
+       --problems 238 --out bench/results/small-solver-d-asdiv-a-0.json
+     exit 0 ;;
   *) queue_a & queue_b & queue_c & wait ;;
 esac
 [ "${QUEUE:-all}" = all ] || exit 0
-exports=()
-for run in "$T0" "$T" "$R/h0.5-f0.9-v" "$R/h0.6-f0.9-v" "$R/h0.3-f0.9-v" "$R/h0.4-f0.85-e24-v"; do
-  job "export-$(basename "$run")-fp32" "$run/export-fp32" $EM export "$run" --out "$run/export-fp32"
-  job "export-$(basename "$run")-int8" "$run/export-int8" $EM export "$run" --int8 --max-int8-drop 100 --out "$run/export-int8"
-  exports+=("$run/export-fp32" "$run/export-int8")
-done
-$EM bench "${exports[@]:0:10}" --data asdiv-a:0 --threads 1 --problems 238 --out bench/results/small-solver-asdiv-a-0.json
+$EM bench $(exports "$T0" "$T" "$R/h0.5-f0.9-v" "$R/h0.6-f0.9-v" "$R/h0.3-f0.9-v") --data asdiv-a:0 --threads 1 \
+  --problems 238 --out bench/results/small-solver-asdiv-a-0.json
 # the later student, side by side with the original teacher
-$EM bench "${exports[@]:0:2}" "${exports[@]:10:2}" --data asdiv-a:0 --threads 1 --problems 238 \
+$EM bench $(exports "$T0" "$R/h0.4-f0.85-e24-v") --data asdiv-a:0 --threads 1 --problems 238 \
   --out bench/results/small-solver-e24-asdiv-a-0.json
