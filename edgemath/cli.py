@@ -96,6 +96,7 @@ def evaluate(
     split: str = typer.Option("auto", help="dev, test, train, or auto (test if the data has one, else dev)."),
     out_file: Optional[Path] = typer.Option(None, "--out", help="Predictions JSONL (default: RUN/predictions-DATA.jsonl)."),
     unseen_only: bool = typer.Option(False, help="Score only problems whose text is not in the train split."),
+    beam: int = typer.Option(1, help="Beam width (1: greedy decoding)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
@@ -120,13 +121,15 @@ def evaluate(
     if unseen_only:
         seen = {p.text.lower() for p in splits.train.problems}
         problems = [p for p in problems if p.text.lower() not in seen]
-    preds = predict(solver, tok, problems, device=dev_name)
+    if beam < 1:
+        _fail(f"--beam must be at least 1 (1: greedy), got {beam}")
+    preds = predict(solver, tok, problems, device=dev_name, beam=beam)
     acc = accuracy(preds)
-    path = out_file or Path(run_dir) / f"predictions-{data.replace(':', '-').replace('/', '_')}-{split}.jsonl"
+    path = out_file or Path(run_dir) / f"predictions-{data.replace(':', '-').replace('/', '_')}-{split}{f'-beam{beam}' if beam > 1 else ''}.jsonl"
     write_predictions(preds, path)
     typer.echo(json.dumps({"data": data, "split": split, "problems": len(preds), "correct": sum(p.correct for p in preds),
                           "accuracy": round(acc, 4), "expressible": expressible(solver, tok, problems),
-                          "unseen_only": unseen_only, "predictions": str(path)}))
+                          "unseen_only": unseen_only, "beam": beam, "predictions": str(path)}))
 
 
 @app.command()
@@ -225,6 +228,7 @@ def solve(
     as_json: bool = typer.Option(False, "--json", help="One JSON object per problem: id, text, equation, answer, latency_ms, error."),
     threads: Optional[int] = typer.Option(None, help="ONNX Runtime intra-op threads."),
     provider: str = typer.Option("auto", help="auto, cpu or cuda (cuda needs onnxruntime-gpu)."),
+    beam: int = typer.Option(1, help="Beam width (1: greedy decoding)."),
 ):
     """Solve word problems with an exported model; prints equation and answer, then a latency report."""
     from edgemath.runtime.inputs import Item, latency_summary, read_items
@@ -234,7 +238,7 @@ def solve(
     if (text is None) == (file is None):
         _fail("give one problem as TEXT or a batch with --file (use --file - for stdin)")
     try:
-        solver = OnnxSolver(model or default_model(), threads=threads, provider=provider)
+        solver = OnnxSolver(model or default_model(), threads=threads, provider=provider, beam=beam)
         items = [Item("1", text)] if text is not None else read_items(file)
     except (ModelDirError, FileNotFoundError, ValueError) as e:
         _fail(str(e))

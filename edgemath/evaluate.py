@@ -27,7 +27,7 @@ class Prediction:
 
 
 def predict(solver: Solver, tok: ProblemTokenizer, problems: list[Problem], batch_size: int = 64,
-            device: str = "cpu", head_mask: torch.Tensor | None = None) -> list[Prediction]:
+            device: str = "cpu", head_mask: torch.Tensor | None = None, beam: int = 1) -> list[Prediction]:
     solver.eval()
     order = sorted(range(len(problems)), key=lambda i: len(problems[i].text))
     preds: dict[int, Prediction] = {}
@@ -35,7 +35,7 @@ def predict(solver: Solver, tok: ProblemTokenizer, problems: list[Problem], batc
         idx = order[s : s + batch_size]
         probs = [problems[i] for i in idx]
         encs = encode_all(probs, tok)
-        trees = solver.decode(collate(encs, tok.pad_id).to(device), head_mask=head_mask)
+        trees = solver.decode(collate(encs, tok.pad_id).to(device), head_mask=head_mask, beam=beam)
         for i, p, e, tree in zip(idx, probs, encs, trees):
             nums = [n.value for n in e.numbers]
             value, err = None, None

@@ -271,17 +271,20 @@ class Solver(nn.Module):
 
     @torch.no_grad()
     def decode(self, batch: Batch, hidden: torch.Tensor | None = None,
-               head_mask: torch.Tensor | None = None) -> list[Tree]:
-        """Greedy decoding: the best (op, i, j) each step, until the stop head fires."""
+               head_mask: torch.Tensor | None = None, beam: int = 1) -> list[Tree]:
+        """Greedy decoding (the best (op, i, j) each step, until the stop head fires), or with
+        ``beam`` > 1 the beam search of the runtime, one problem at a time."""
         if hidden is None:
             hidden = self.encode(batch, head_mask).last_hidden_state
         dec, cfg = self.decoder, self.cfg
         n_num = batch.num_mask.shape[1]
         q, mask = dec.quantities(hidden, batch.pool, batch.num_mask)
         b = q.shape[0]
+        leaves = [f"n{k}" for k in range(n_num)] + list(cfg.constants)
+        if beam > 1:
+            return self._beam_decode(q, mask, leaves, beam)
         ar = torch.arange(b, device=q.device)
-        trees: list[list[Tree]] = [
-            [f"n{k}" for k in range(n_num)] + list(cfg.constants) for _ in range(b)]
+        trees: list[list[Tree]] = [list(leaves) for _ in range(b)]
         done = torch.zeros(b, dtype=torch.bool, device=q.device)
         answer: list[Tree | None] = [None] * b
         for t in range(cfg.max_steps):
@@ -303,6 +306,19 @@ class Solver(nn.Module):
             q = torch.cat([q, new[:, None]], 1)
             mask = torch.cat([mask, torch.ones_like(mask[:, :1])], 1)
         return answer
+
+    def _beam_decode(self, q: torch.Tensor, mask: torch.Tensor, leaves: list[Tree], width: int) -> list[Tree]:
+        from edgemath.runtime.beam import beam_decode
+
+        dec, device = self.decoder, q.device
+
+        def step(qn, mn):
+            e, s = dec.step_logits(torch.from_numpy(qn).to(device), torch.from_numpy(mn).to(device))
+            return s.cpu().numpy(), dec.stop(e).squeeze(-1).cpu().numpy(), e.cpu().numpy()
+
+        q, mask = q.float().cpu().numpy(), mask.cpu().numpy()
+        return [beam_decode(step, q[k : k + 1], mask[k : k + 1], self.cfg.ops, leaves, self.cfg.max_steps, width)
+                for k in range(q.shape[0])]
 
 
 def stepwise_loss(solver: Solver, batch: Batch):

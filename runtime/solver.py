@@ -3,8 +3,8 @@
 An export directory holds ``encoder.onnx`` (input_ids, attention_mask -> last_hidden_state),
 ``quantities.onnx`` (hidden, pool, num_mask -> q, q_mask), ``step.onnx`` (q, q_mask -> scores,
 stop, cand), ``tokenizer.json``, ``solver.json`` and ``manifest.json``. The loop here is the
-same greedy decoding as ``edgemath.model.Solver.decode``: pick the best (op, i, j), append its
-vector as a new quantity, stop when the stop head fires.
+same decoding as ``edgemath.model.Solver.decode``: greedy (pick the best (op, i, j), append its
+vector as a new quantity, stop when the stop head fires) or, with ``beam`` > 1, beam search.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .beam import beam_decode
 from .expression import ExpressionError, Tree, evaluate, to_infix, to_prefix
 from .tokenize import Encoded, ProblemTokenizer
 
@@ -68,8 +69,12 @@ def collate_np(encs: list[Encoded], pad_id: int):
 class OnnxSolver:
     """Solve word problems with an exported model; no torch needed."""
 
-    def __init__(self, model_dir: str | Path, threads: int | None = None, provider: str = "auto"):
+    def __init__(self, model_dir: str | Path, threads: int | None = None, provider: str = "auto", beam: int = 1):
         import onnxruntime as ort
+
+        if beam < 1:
+            raise ValueError(f"beam width must be at least 1 (1: greedy), got {beam}")
+        self.beam = beam
 
         self.dir = check_model_dir(model_dir)
         try:
@@ -115,12 +120,17 @@ class OnnxSolver:
         return sess.run(None, feed)[0]
 
     def decode(self, encs: list[Encoded]) -> list[Tree]:
-        """Greedy deductive decoding for a batch of encoded problems."""
+        """Deductive decoding for a batch of encoded problems: greedy, or a beam per problem."""
         ids, att, pool, num_mask = collate_np(encs, self.tok.pad_id)
         h = self.hidden(ids, att)
         q, qmask = self.sessions["quantities.onnx"].run(None, {"hidden": h, "pool": pool, "num_mask": num_mask})
         b, n_num = len(encs), num_mask.shape[1]
-        trees = [[f"n{k}" for k in range(n_num)] + list(self.constants) for _ in range(b)]
+        leaves = [f"n{k}" for k in range(n_num)] + list(self.constants)
+        if self.beam > 1:
+            step = self.sessions["step.onnx"]
+            return [beam_decode(lambda q, m: step.run(None, {"q": q, "q_mask": m}), q[k : k + 1], qmask[k : k + 1],
+                                self.ops, leaves, self.max_steps, self.beam) for k in range(b)]
+        trees = [list(leaves) for _ in range(b)]
         answer: list[Tree | None] = [None] * b
         done = np.zeros(b, dtype=bool)
         ar = np.arange(b)

@@ -54,6 +54,11 @@ def test_train_then_evaluate_tiny(tiny_encoder, tmp_path):
     assert doc["expressible"] <= sum(n <= ops for n in needs) and doc["expressible"] > 0
     lines = open(doc["predictions"]).read().splitlines()
     assert len(lines) == 238 and "equation" in json.loads(lines[0])
+    res = runner.invoke(app, ["evaluate", str(out), "--data", "asdiv-a:0", "--device", "cpu", "--beam", "3"])
+    beam = json.loads(res.output.strip().splitlines()[-1])
+    assert beam["beam"] == 3 and beam["predictions"].endswith("-dev-beam3.jsonl") and 0 <= beam["accuracy"] <= 1
+    res = runner.invoke(app, ["evaluate", str(out), "--data", "asdiv-a:0", "--beam", "0"])
+    assert res.exit_code == 1 and "--beam must be at least 1" in res.output
 
 
 def test_train_bad_args(tmp_path):
