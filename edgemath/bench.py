@@ -34,6 +34,13 @@ class BenchConfig:
     out: Path = Path("bench/results/bench.json")
     work: Path = Path("runs/bench-work")
     data_dir: str | None = None
+    beam: int = 1
+    """Above 1: every export's whole solver is also timed and scored with this beam width (timed
+    in turns with its greedy self), to show what the search costs and gives."""
+
+    def __post_init__(self):
+        if self.beam < 1:
+            raise ValueError(f"--beam must be at least 1 (1: greedy), got {self.beam}")
 
 
 def _pcts(ms: list[float]) -> dict:
@@ -115,9 +122,12 @@ def _encoder_feed(sess, ids, att) -> dict:
     return feed
 
 
-def measure_exports(dirs: dict[str, Path], dev, timed, threads, repeats) -> dict[str, dict]:
+def measure_exports(dirs: dict[str, Path], dev, timed, threads, repeats, beam: int = 1) -> dict[str, dict]:
     """Latency of every export, timed in turns (`_time_interleaved`); then each one's accuracy and
-    batch-32 throughput on all of `dev`."""
+    batch-32 throughput on all of `dev` (and, with ``beam`` > 1, its beam-search solve time and
+    accuracy)."""
+    import copy
+
     from edgemath.runtime.solver import OnnxSolver, collate_np
 
     rows: dict[str, dict] = {name: {"dir": str(d), "bytes": sum(p.stat().st_size for p in d.glob("*.onnx")),
@@ -134,16 +144,24 @@ def measure_exports(dirs: dict[str, Path], dev, timed, threads, repeats) -> dict
             feeds = [_encoder_feed(sess, *collate_np([solver.tok.encode(x)], solver.tok.pad_id)[:2]) for x in texts]
             encoders[name] = (lambda f, sess=sess: sess.run(None, f), feeds)
             solvers[name] = (solver.solve_one, texts)
+            if beam > 1:
+                wide = copy.copy(solver)  # the same sessions, searched with a beam
+                wide.beam = beam
+                solvers[f"{name}\tbeam"] = (wide.solve_one, texts)
         for name, stats in _time_interleaved(encoders, repeats).items():
             rows[name][f"encoder_t{t}"] = stats
         for name, stats in _time_interleaved(solvers, 1).items():
-            rows[name][f"solve_t{t}"] = stats
+            export, _, wide = name.partition("\t")
+            rows[export][f"solve_t{t}" + (f"_beam{beam}" if wide else "")] = stats
         del encoders, solvers  # a dozen fp32 sessions per thread count: free them before the next
     for name, d in dirs.items():
         solver = OnnxSolver(d, threads=max(threads), provider="cpu")
         t0 = time.perf_counter()
         rows[name]["accuracy"] = solver.score([p.text for p in dev], [p.answer for p in dev])
         rows[name]["throughput_b32_per_s"] = len(dev) / (time.perf_counter() - t0)
+        if beam > 1:
+            solver.beam = beam
+            rows[name][f"accuracy_beam{beam}"] = solver.score([p.text for p in dev], [p.answer for p in dev])
         m = d / "manifest.json"
         rows[name]["precision"] = json.loads(m.read_text()).get("precision", "fp32") if m.is_file() else "fp32"
     return rows
@@ -215,7 +233,7 @@ def run(cfg: BenchConfig, console=None) -> dict:
     for d in cfg.exports:
         dirs[variant_name(Path(d), cfg.exports)] = Path(d)
     if dirs:
-        rows.update(measure_exports(dirs, dev, timed, cfg.threads, repeats))
+        rows.update(measure_exports(dirs, dev, timed, cfg.threads, repeats, cfg.beam))
     t1 = cfg.threads[0]
     base = rows.get("pytorch-fp32 teacher")
     ref_int8 = rows.get("optimum-int8 teacher")
@@ -230,7 +248,7 @@ def run(cfg: BenchConfig, console=None) -> dict:
     import os
     import platform
 
-    doc = {"data": cfg.data, "split": split, "timed_problems": len(timed), "scored_problems": len(dev), "threads": list(cfg.threads), "timing": "exports interleaved problem by problem",
+    doc = {"data": cfg.data, "split": split, "beam": cfg.beam, "timed_problems": len(timed), "scored_problems": len(dev), "threads": list(cfg.threads), "timing": "exports interleaved problem by problem",
            "machine": {"processor": platform.processor() or platform.machine(), "cpus": os.cpu_count()},
            "wall_time_s": time.time() - t_start, "rows": rows}
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
@@ -238,6 +256,9 @@ def run(cfg: BenchConfig, console=None) -> dict:
     table = Table(title=f"edgemath bench on {cfg.data} ({len(timed)} problems timed at batch 1, {len(dev)} {split} problems scored)")
     cols = ["variant", "MB"] + [f"encoder p50/p95 ms, {t} thr" for t in cfg.threads] + \
         [f"solve p50 ms, {t} thr" for t in cfg.threads] + ["batch-32 problems/s", "accuracy"]
+    wide = [f"solve_t{t}_beam{cfg.beam}" for t in cfg.threads] + [f"accuracy_beam{cfg.beam}"] if cfg.beam > 1 else []
+    cols += [f"beam {cfg.beam}: " + ("accuracy" if k.startswith("acc") else f"solve p50 ms, {k.split('_')[1][1:]} thr")
+             for k in wide]
     ratios = {"encoder_vs_first_export": "encoder vs first export", "encoder_vs_pytorch": "encoder vs torch",
               "encoder_vs_optimum_int8": "encoder vs optimum int8"}
     ratios = {k: v for k, v in ratios.items() if any(k in r for r in rows.values())}
@@ -249,6 +270,8 @@ def run(cfg: BenchConfig, console=None) -> dict:
                       *[f"{r[f'encoder_t{t}']['p50_ms']:.2f}/{r[f'encoder_t{t}']['p95_ms']:.2f}" for t in cfg.threads],
                       *[f"{r[f'solve_t{t}']['p50_ms']:.2f}" for t in cfg.threads],
                       f"{r['throughput_b32_per_s']:.0f}", f"{r['accuracy']:.4f}",
+                      *[("-" if k not in r else f"{r[k]:.4f}" if k.startswith("acc") else f"{r[k]['p50_ms']:.2f}")
+                        for k in wide],
                       *[f"{r[k]:.2f}x" if k in r else "-" for k in ratios])
     Console(width=200).print(table)
     console.print(f"wrote {cfg.out}")

@@ -283,6 +283,7 @@ def bench(
     out_file: Path = typer.Option(Path("bench/results/bench.json"), "--out", help="JSON to write."),
     work: Path = typer.Option(Path("runs/bench-work"), help="Scratch folder for optimum's exports (cached per encoder)."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
+    beam: int = typer.Option(1, help="Above 1: also time and score every export with this beam width."),
 ):
     """Latency, throughput, size and accuracy of solver variants, side by side in one run."""
     from edgemath.bench import BenchConfig, run
@@ -295,7 +296,7 @@ def bench(
     try:
         cfg = BenchConfig(exports=list(exports or []), teacher=teacher, data=data, problems=problems,
                           threads=tuple(int(t) for t in threads.split(",")), quick=quick, out=out_file,
-                          work=work, data_dir=data_dir)
+                          work=work, data_dir=data_dir, beam=beam)
         run(cfg, err)
     except (DataError, CheckpointError, ModelDirError, ValueError) as e:
         _fail(str(e))

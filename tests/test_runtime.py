@@ -124,6 +124,23 @@ def test_bench_quick_side_by_side(tiny_teacher, tiny_student, model_dir, tmp_pat
     assert rows["optimum-fp32 teacher"]["accuracy"] == rows["model"]["accuracy"]
 
 
+def test_bench_beam_columns_match_pytorch_beam(tiny_teacher, model_dir, tmp_path):
+    from edgemath.checkpoint import load_solver
+    from edgemath.data import load_splits
+    from edgemath.evaluate import accuracy, predict
+
+    out = tmp_path / "bench.json"
+    res = runner.invoke(app, ["bench", str(model_dir), "--quick", "--threads", "1", "--beam", "3", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    row = json.loads(out.read_text())["rows"]["model"]
+    assert row["solve_t1_beam3"]["p50_ms"] > 0 and "beam 3: accuracy" in res.output
+    solver, tok = load_solver(tiny_teacher)
+    dev = load_splits("asdiv-a:0").dev.problems[:40]  # --quick scores 40
+    assert row["accuracy_beam3"] == pytest.approx(accuracy(predict(solver, tok, dev, beam=3)))
+    res = runner.invoke(app, ["bench", str(model_dir), "--quick", "--beam", "0", "--out", str(out)])
+    assert res.exit_code == 1 and "--beam must be at least 1" in res.output
+
+
 def test_shipped_default_model_solves_the_readme_problem(no_torch_env):
     """`edgemath solve` without --model uses models/default, with torch unimportable."""
     from edgemath.cli import default_model
