@@ -121,6 +121,7 @@ def main() -> None:
     ap.add_argument("--calib-steps", type=int, default=60)
     ap.add_argument("--max-epochs", type=int, default=60)
     ap.add_argument("--device", default="cuda")
+    ap.add_argument("--beam", type=int, default=5, help="Test scores also with this beam width (1: greedy only).")
     ap.add_argument("--limit", type=int, default=None, help="First N problems of each split (smoke runs).")
     args = ap.parse_args()
     runs = Path(args.runs)
@@ -166,13 +167,21 @@ def main() -> None:
     steps_c = math.ceil(cal["train_problems"] / args.compress_batch_size) * cal["step_s"] * 2.0
     c_epochs = int(max(1, min(6, (args.compress_budget - 3 * cal["setup_s"] - 4 * cal["dev_decode_s"]) // steps_c)))
     summary["plan"]["compress_epochs"] = c_epochs
-    def test_score(name: str, run: str) -> subprocess.Popen:
-        return start(["evaluate", run, *data, "--split", "test", *dev_flag], runs / f"{name}-test.log")
+    def test_score(name: str, run: str) -> dict[str, tuple[subprocess.Popen, Path]]:
+        """Greedy and (with --beam above 1) beam-search test scores, started at once; by result key."""
+        widths = [1] + ([args.beam] if args.beam > 1 else [])
+        procs = {}
+        for w in widths:
+            key = f"{name}_test" + (f"_beam{w}" if w > 1 else "")
+            log_path = runs / f"{key}.log"
+            procs[key] = (start(["evaluate", run, *data, "--split", "test", "--beam", str(w), *dev_flag], log_path), log_path)
+        return procs
 
-    def record_test(name: str, proc: subprocess.Popen, timeout: float) -> None:
-        if finish(proc, timeout, f"{name} test") == 0:
-            summary["results"][f"{name}_test"] = last_json(runs / f"{name}-test.log")
-        save()
+    def record_test(procs: dict[str, tuple[subprocess.Popen, Path]], timeout: float) -> None:
+        for key, (proc, log_path) in procs.items():
+            if finish(proc, timeout, key) == 0:
+                summary["results"][key] = last_json(log_path)
+            save()
 
     teacher_test = test_score("teacher", T)
     students = {"h0.3-r1": [], "h0.3-nodistill": ["--no-distill"]}
@@ -184,7 +193,7 @@ def main() -> None:
         summary["commands"][name] = "edgemath " + " ".join(cmd)
         procs[name] = start(cmd, runs / f"{name}.log")
     save()
-    record_test("teacher", teacher_test, left(args.budget))
+    record_test(teacher_test, left(args.budget))
     tests = {}
     for name, proc in procs.items():
         S = runs / f"math23k-{name}"
@@ -194,8 +203,8 @@ def main() -> None:
             summary["results"][name] = {k: m[k] for k in ("before", "after", "bake_check", "rounds")}
             tests[name] = test_score(name, str(S))
         save()
-    for name, proc in tests.items():
-        record_test(name, proc, left(args.budget))
+    for procs in tests.values():
+        record_test(procs, left(args.budget))
     log("done")
 
 
