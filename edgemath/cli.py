@@ -10,6 +10,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from edgemath.compress.run import CompressConfig  # torch-free at import: option defaults come from the configs
+from edgemath.train import TrainConfig
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Compress math-word-problem solvers and run them on small devices.")
 err = Console(stderr=True)
@@ -51,33 +54,33 @@ def data(
 
 @app.command()
 def train(
-    data: str = typer.Option("asdiv-a:0", "--data", help="Data spec: asdiv-a[:FOLD], mawps[:FOLD], mawps-asdiv-a, math23k, PATH."),
+    data: str = typer.Option(TrainConfig.data, "--data", help="Data spec: asdiv-a[:FOLD], mawps[:FOLD], mawps-asdiv-a, math23k, PATH."),
     out_dir: Path = typer.Option(Path("runs/teacher"), "--out", help="Run directory to write."),
     encoder: Optional[str] = typer.Option(None, help="BERT-family checkpoint dir (default: all-MiniLM-L6-v2 package)."),
     init: Optional[Path] = typer.Option(None, help="Start from a finished run's solver (more epochs, fresh schedule)."),
-    epochs: int = typer.Option(30, help="Training epochs.", rich_help_panel="Schedule"),
-    batch_size: int = typer.Option(16, help="Problems per step.", rich_help_panel="Schedule"),
-    lr: float = typer.Option(1e-3, help="Decoder learning rate.", rich_help_panel="Schedule"),
-    encoder_lr: float = typer.Option(8e-5, help="Encoder learning rate.", rich_help_panel="Schedule"),
+    epochs: int = typer.Option(TrainConfig.epochs, help="Training epochs.", rich_help_panel="Schedule"),
+    batch_size: int = typer.Option(TrainConfig.batch_size, help="Problems per step.", rich_help_panel="Schedule"),
+    lr: float = typer.Option(TrainConfig.lr, help="Decoder learning rate.", rich_help_panel="Schedule"),
+    encoder_lr: float = typer.Option(TrainConfig.encoder_lr, help="Encoder learning rate.", rich_help_panel="Schedule"),
     max_steps: Optional[int] = typer.Option(None, help="Stop after N steps (smoke runs).", rich_help_panel="Schedule"),
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
-    ema_decay: float = typer.Option(0.995, help="Weight averaging for evaluation and saving (0: off).", rich_help_panel="Schedule"),
-    hidden: int = typer.Option(256, help="Decoder width (the int8 decoder is ~2 MB at 256, a quarter of that at 128).",
+    ema_decay: float = typer.Option(TrainConfig.ema_decay, help="Weight averaging for evaluation and saving (0: off).", rich_help_panel="Schedule"),
+    hidden: int = typer.Option(TrainConfig.hidden, help="Decoder width (the int8 decoder is ~2 MB at 256, a quarter of that at 128).",
                                rich_help_panel="Model"),
-    quantity_layers: int = typer.Option(1, help="Self-attention layers over the quantities (0: off).", rich_help_panel="Model"),
-    const_min_count: int = typer.Option(2, help="A constant joins the decoder when this many training equations use it "
+    quantity_layers: int = typer.Option(TrainConfig.quantity_layers, help="Self-attention layers over the quantities (0: off).", rich_help_panel="Model"),
+    const_min_count: int = typer.Option(TrainConfig.const_min_count, help="A constant joins the decoder when this many training equations use it "
                                         "(every step scores all pairs of numbers and constants).", rich_help_panel="Model"),
-    resume: bool = typer.Option(False, help="Continue a stopped run from its last finished epoch.", rich_help_panel="Schedule"),
+    resume: bool = typer.Option(TrainConfig.resume, help="Continue a stopped run from its last finished epoch.", rich_help_panel="Schedule"),
     time_budget: Optional[float] = typer.Option(None, help="Minutes; stop after the first epoch past it (--resume goes on).",
                                                 rich_help_panel="Schedule"),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    seed: int = typer.Option(TrainConfig.seed, help="Random seed."),
+    device: str = typer.Option(TrainConfig.device, help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
     """Train a teacher solver; keeps the best checkpoint by dev accuracy."""
     from edgemath.checkpoint import CheckpointError
     from edgemath.data import DataError
-    from edgemath.train import TrainConfig, run
+    from edgemath.train import run
 
     try:
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, init=str(init) if init else None, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -135,43 +138,43 @@ def evaluate(
 @app.command()
 def compress(
     teacher: Path = typer.Option(Path("runs/teacher"), help="Run directory of the trained teacher."),
-    data: str = typer.Option("asdiv-a:0", "--data", help="Data spec to distil on."),
+    data: str = typer.Option(CompressConfig.data, "--data", help="Data spec to distil on."),
     out_dir: Path = typer.Option(Path("runs/student"), "--out", help="Run directory to write."),
-    prune_heads: float = typer.Option(0.3, help="Final fraction of attention heads removed.", rich_help_panel="Pruning"),
-    prune_ffn: float = typer.Option(0.0, help="Final fraction of FFN neurons removed.", rich_help_panel="Pruning"),
-    drop_layers: int = typer.Option(0, help="Whole encoder layers removed (least Block Influence first).", rich_help_panel="Pruning"),
-    prune_vocab: bool = typer.Option(False, "--prune-vocab", help="Keep only the tokens of the training texts and GSM8K train (seen twice).", rich_help_panel="Pruning"),
-    vocab_min_count: int = typer.Option(2, help="With --prune-vocab: keep GSM8K tokens seen this often.", rich_help_panel="Pruning"),
-    vocab_train_min_count: int = typer.Option(1, help="With --prune-vocab: keep training-text tokens seen this often "
+    prune_heads: float = typer.Option(CompressConfig.prune_heads, help="Final fraction of attention heads removed.", rich_help_panel="Pruning"),
+    prune_ffn: float = typer.Option(CompressConfig.prune_ffn, help="Final fraction of FFN neurons removed.", rich_help_panel="Pruning"),
+    drop_layers: int = typer.Option(CompressConfig.drop_layers, help="Whole encoder layers removed (least Block Influence first).", rich_help_panel="Pruning"),
+    prune_vocab: bool = typer.Option(CompressConfig.prune_vocab, "--prune-vocab", help="Keep only the tokens of the training texts and GSM8K train (seen twice).", rich_help_panel="Pruning"),
+    vocab_min_count: int = typer.Option(CompressConfig.vocab_min_count, help="With --prune-vocab: keep GSM8K tokens seen this often.", rich_help_panel="Pruning"),
+    vocab_train_min_count: int = typer.Option(CompressConfig.vocab_train_min_count, help="With --prune-vocab: keep training-text tokens seen this often "
                                               "(above 1, rare words are respelled in training too: cut a teacher, then compress from it).",
                                               rich_help_panel="Pruning"),
-    rounds: int = typer.Option(3, help="Recursive distillation rounds.", rich_help_panel="Pruning"),
-    alpha: float = typer.Option(0.5, help="alpha * weight norm + (1 - alpha) * attention focus.", rich_help_panel="Pruning"),
-    entropy_sign: str = typer.Option("low", help="low: focused heads are important; high: broad heads are.", rich_help_panel="Pruning"),
-    scorer: str = typer.Option("paper", help="paper (the alpha mix) or random (baseline).", rich_help_panel="Pruning"),
-    schedule_power: float = typer.Option(3.0, help="n in p_t = p_final + (p_init - p_final)(1 - t/T)^n.", rich_help_panel="Pruning"),
-    min_heads: int = typer.Option(1, help="Heads every layer keeps.", rich_help_panel="Pruning"),
-    distill: bool = typer.Option(True, "--distill/--no-distill", help="Distil from the teacher (off: task loss only).", rich_help_panel="Distillation"),
-    tau: float = typer.Option(2.0, help="Distillation temperature.", rich_help_panel="Distillation"),
-    beta: float = typer.Option(100.0, help="Weight of the attention-map MSE.", rich_help_panel="Distillation"),
-    gamma: float = typer.Option(0.0, help="Weight of the final-hidden-state MSE (0: off).", rich_help_panel="Distillation"),
-    lambda1: float = typer.Option(1.0, help="Weight of the distillation terms.", rich_help_panel="Distillation"),
-    lambda2: float = typer.Option(1.0, help="Weight of the task loss.", rich_help_panel="Distillation"),
-    epochs: int = typer.Option(4, help="Epochs per round.", rich_help_panel="Schedule"),
-    batch_size: int = typer.Option(16, help="Problems per step (a GPU takes more).", rich_help_panel="Schedule"),
-    lr: float = typer.Option(2e-4, help="Decoder learning rate.", rich_help_panel="Schedule"),
-    encoder_lr: float = typer.Option(2e-5, help="Encoder learning rate.", rich_help_panel="Schedule"),
+    rounds: int = typer.Option(CompressConfig.rounds, help="Recursive distillation rounds.", rich_help_panel="Pruning"),
+    alpha: float = typer.Option(CompressConfig.alpha, help="alpha * weight norm + (1 - alpha) * attention focus.", rich_help_panel="Pruning"),
+    entropy_sign: str = typer.Option(CompressConfig.entropy_sign, help="low: focused heads are important; high: broad heads are.", rich_help_panel="Pruning"),
+    scorer: str = typer.Option(CompressConfig.scorer, help="paper (the alpha mix) or random (baseline).", rich_help_panel="Pruning"),
+    schedule_power: float = typer.Option(CompressConfig.schedule_power, help="n in p_t = p_final + (p_init - p_final)(1 - t/T)^n.", rich_help_panel="Pruning"),
+    min_heads: int = typer.Option(CompressConfig.min_heads, help="Heads every layer keeps.", rich_help_panel="Pruning"),
+    distill: bool = typer.Option(CompressConfig.distill, "--distill/--no-distill", help="Distil from the teacher (off: task loss only).", rich_help_panel="Distillation"),
+    tau: float = typer.Option(CompressConfig.tau, help="Distillation temperature.", rich_help_panel="Distillation"),
+    beta: float = typer.Option(CompressConfig.beta, help="Weight of the attention-map MSE.", rich_help_panel="Distillation"),
+    gamma: float = typer.Option(CompressConfig.gamma, help="Weight of the final-hidden-state MSE (0: off).", rich_help_panel="Distillation"),
+    lambda1: float = typer.Option(CompressConfig.lambda1, help="Weight of the distillation terms.", rich_help_panel="Distillation"),
+    lambda2: float = typer.Option(CompressConfig.lambda2, help="Weight of the task loss.", rich_help_panel="Distillation"),
+    epochs: int = typer.Option(CompressConfig.epochs, help="Epochs per round.", rich_help_panel="Schedule"),
+    batch_size: int = typer.Option(CompressConfig.batch_size, help="Problems per step (a GPU takes more).", rich_help_panel="Schedule"),
+    lr: float = typer.Option(CompressConfig.lr, help="Decoder learning rate.", rich_help_panel="Schedule"),
+    encoder_lr: float = typer.Option(CompressConfig.encoder_lr, help="Encoder learning rate.", rich_help_panel="Schedule"),
     max_steps: Optional[int] = typer.Option(None, help="Steps per round (smoke runs).", rich_help_panel="Schedule"),
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
-    resume: bool = typer.Option(False, help="Continue after the last finished round in --out."),
-    seed: int = typer.Option(0, help="Random seed."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    resume: bool = typer.Option(CompressConfig.resume, help="Continue after the last finished round in --out."),
+    seed: int = typer.Option(CompressConfig.seed, help="Random seed."),
+    device: str = typer.Option(CompressConfig.device, help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
     """Prune attention heads (and FFN neurons) progressively with recursive distillation, then bake
     a smaller model; --prune-vocab also drops unneeded tokens. With nothing to prune, no training."""
     from edgemath.checkpoint import CheckpointError
-    from edgemath.compress.run import CompressConfig, run
+    from edgemath.compress.run import run
     from edgemath.data import DataError
 
     try:
