@@ -30,17 +30,18 @@ def table(bench: dict) -> str:
         doc = chains[run][0][1]
         m = doc["metrics"]
         if doc["stage"] == "train":
-            heads, ffn, vocab, acc = "all", "all", "30522", m["dev_acc"]
+            heads, ffn, acc = "all", "all", m["dev_acc"]
             params, flops = (before["params"]["total"], before["flops"]) if before else (None, None)
         else:
             # a vocabulary-only step trained nothing: its heads and FFN come from the step before
             pruned = next((d["metrics"] for _, d in chains[run] if d["metrics"].get("rounds")), m)
             heads = " ".join(map(str, pruned["rounds"][-1]["kept_per_layer"])) if pruned.get("rounds") else "all"
             ffn = " ".join(map(str, pruned.get("ffn_widths") or [])) or "all"
-            vocab = str(m["vocab"]["kept"]) if m.get("vocab") else "30522"
             params, flops, acc = m["after"]["params"]["total"], m["after"]["flops"], m["after"]["dev_acc"]
         f, q = rows[run / "export-fp32"], rows[run / "export-int8"]
-        layers = json.loads((run / "checkpoint" / "encoder" / "config.json").read_text())["num_hidden_layers"]
+        # from the checkpoint itself: a student of a vocabulary-cut teacher has no vocabulary step of its own
+        enc = json.loads((run / "checkpoint" / "encoder" / "config.json").read_text())
+        layers, vocab = enc["num_hidden_layers"], enc["vocab_size"]
         out.append(f"| `{run}` | {layers} | {heads} | {ffn} | {vocab} | {'' if params is None else f'{params / 1e6:.2f}'} | "
                    f"{'' if flops is None else f'{flops / 1e9:.3f}'} | {100 * acc:.2f} | {100 * q['accuracy']:.2f} | "
                    f"{f['encoder_t1']['p50_ms']:.2f} ({f['encoder_t1']['p50_ms'] / base['fp32']:.2f}x) | "
