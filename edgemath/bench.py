@@ -151,8 +151,8 @@ def measure_exports(dirs: dict[str, Path], dev, timed, threads, repeats, beam: i
         for name, stats in _time_interleaved(encoders, repeats).items():
             rows[name][f"encoder_t{t}"] = stats
         for name, stats in _time_interleaved(solvers, 1).items():
-            export, _, wide = name.partition("\t")
-            rows[export][f"solve_t{t}" + (f"_beam{beam}" if wide else "")] = stats
+            export, _, searched = name.partition("\t")
+            rows[export][f"solve_t{t}" + (f"_beam{beam}" if searched else "")] = stats
         del encoders, solvers  # a dozen fp32 sessions per thread count: free them before the next
     for name, d in dirs.items():
         solver = OnnxSolver(d, threads=max(threads), provider="cpu")

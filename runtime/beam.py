@@ -15,9 +15,10 @@ import numpy as np
 
 from .expression import Tree
 
-Step = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+Step = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, object]]
 """(q [n, m, d], q_mask [n, m]) -> (scores [n, K, m, m] with invalid at -inf,
-stop logits [n, K, m, m], new quantity vectors [n, K, m, m, d])."""
+stop logits [n, K, m, m], new quantity vectors: [n, K, m, m, d] or anything that
+``[beam, op, i, j]`` indexes to a [d] array)."""
 
 
 def _log_softmax(x: np.ndarray) -> np.ndarray:
