@@ -256,9 +256,11 @@ def run(cfg: BenchConfig, console=None) -> dict:
     table = Table(title=f"edgemath bench on {cfg.data} ({len(timed)} problems timed at batch 1, {len(dev)} {split} problems scored)")
     cols = ["variant", "MB"] + [f"encoder p50/p95 ms, {t} thr" for t in cfg.threads] + \
         [f"solve p50 ms, {t} thr" for t in cfg.threads] + ["batch-32 problems/s", "accuracy"]
-    wide = [f"solve_t{t}_beam{cfg.beam}" for t in cfg.threads] + [f"accuracy_beam{cfg.beam}"] if cfg.beam > 1 else []
-    cols += [f"beam {cfg.beam}: " + ("accuracy" if k.startswith("acc") else f"solve p50 ms, {k.split('_')[1][1:]} thr")
-             for k in wide]
+    beam_cols = {}  # row key -> column title
+    if cfg.beam > 1:
+        beam_cols = {f"solve_t{t}_beam{cfg.beam}": f"beam {cfg.beam}: solve p50 ms, {t} thr" for t in cfg.threads}
+        beam_cols[f"accuracy_beam{cfg.beam}"] = f"beam {cfg.beam}: accuracy"
+    cols += list(beam_cols.values())
     ratios = {"encoder_vs_first_export": "encoder vs first export", "encoder_vs_pytorch": "encoder vs torch",
               "encoder_vs_optimum_int8": "encoder vs optimum int8"}
     ratios = {k: v for k, v in ratios.items() if any(k in r for r in rows.values())}
@@ -271,7 +273,7 @@ def run(cfg: BenchConfig, console=None) -> dict:
                       *[f"{r[f'solve_t{t}']['p50_ms']:.2f}" for t in cfg.threads],
                       f"{r['throughput_b32_per_s']:.0f}", f"{r['accuracy']:.4f}",
                       *[("-" if k not in r else f"{r[k]:.4f}" if k.startswith("acc") else f"{r[k]['p50_ms']:.2f}")
-                        for k in wide],
+                        for k in beam_cols],
                       *[f"{r[k]:.2f}x" if k in r else "-" for k in ratios])
     Console(width=200).print(table)
     console.print(f"wrote {cfg.out}")

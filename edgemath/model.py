@@ -312,20 +312,23 @@ class Solver(nn.Module):
 
         dec, device = self.decoder, q.device
 
-        class Kept:  # candidate vectors stay on the device; the beam copies out the few it keeps
-            def __init__(self, e):
-                self.e = e
-
-            def __getitem__(self, row):
-                return self.e[row].float().cpu().numpy()
-
         def step(qn, mn):
             e, s = dec.step_logits(torch.from_numpy(qn).to(device), torch.from_numpy(mn).to(device))
-            return s.float().cpu().numpy(), dec.stop(e).squeeze(-1).float().cpu().numpy(), Kept(e)
+            return s.float().cpu().numpy(), dec.stop(e).squeeze(-1).float().cpu().numpy(), _OnDevice(e)
 
         q, mask = q.float().cpu().numpy(), mask.cpu().numpy()
         return [beam_decode(step, q[k : k + 1], mask[k : k + 1], self.cfg.ops, leaves, self.cfg.max_steps, width)
                 for k in range(q.shape[0])]
+
+
+class _OnDevice:
+    """Beam-search candidate vectors left on the device; the beam copies out only the rows it keeps."""
+
+    def __init__(self, e: torch.Tensor):
+        self.e = e
+
+    def __getitem__(self, row):
+        return self.e[row].float().cpu().numpy()
 
 
 def stepwise_loss(solver: Solver, batch: Batch):

@@ -203,8 +203,8 @@ def main() -> None:
             summary["results"][name] = {k: m[k] for k in ("before", "after", "bake_check", "rounds")}
             tests[name] = test_score(name, str(S))
         save()
-    for procs in tests.values():
-        record_test(procs, left(args.budget))
+    for scores in tests.values():
+        record_test(scores, left(args.budget))
     log("done")
 
 
