@@ -6,7 +6,8 @@
 # the vocabulary cut (a wider GSM8K cut, --vocab-min-count 25, for heads 30%: 1.5 MB of embeddings).
 # Every student and teacher is exported fp32 and int8 and benched side by side with the original
 # teacher in one run. Resumable (finished stages are skipped); QUEUE=a, b or c trains one part,
-# QUEUE=d trains and benches the session-5 run (heads 40% + FFN 85% trained through the vocabulary cut).
+# QUEUE=d trains and benches the session-5 run (heads 40% + FFN 85% trained through the vocabulary cut),
+# QUEUE=e the same student at larger encoder learning rates (session 6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
@@ -45,6 +46,16 @@ queue_d() {  # session 5: the heads 40% + FFN 85% student trained through the vo
   job small-v3m25-h0.3-f0.85-e24 "$R/v3m25-h0.3-f0.85-e24" $EM compress --teacher "$R/teacher-h128-v3m25" \
     --data asdiv-a:0 --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.3 --prune-ffn 0.85 --out "$R/v3m25-h0.3-f0.85-e24"
 }
+queue_e() {  # session 6: the same student with a larger encoder learning rate (compress's 2e-5 is a fine-tuning rate;
+  # the teacher trained at 8e-5, and 85% of the FFN gone asks more of the encoder)
+  local elr
+  for elr in 8e-05 2e-04; do
+    OMP_NUM_THREADS=1 job "small-v3-h0.4-f0.85-e24-elr$elr" "$R/v3-h0.4-f0.85-e24-elr$elr" $EM compress \
+      --teacher "$R/teacher-h128-v3" --data asdiv-a:0 --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 \
+      --prune-ffn 0.85 --encoder-lr "$elr" --out "$R/v3-h0.4-f0.85-e24-elr$elr" &
+  done
+  wait
+}
 exports() {  # RUN...: export each fp32 and int8 (once), print the export folders
   for run in "$@"; do
     job "export-$(basename "$run")-fp32" "$run/export-fp32" $EM export "$run" --out "$run/export-fp32" >&2
@@ -60,6 +71,10 @@ case "${QUEUE:-all}" in
   d) queue_d
      $EM bench $(exports "$T0" "$R/h0.4-f0.85-e24-v" "$R/v3-h0.4-f0.85-e24" "$R/v3m25-h0.3-f0.85-e24") --data asdiv-a:0 \
        --threads 1 --problems 238 --out bench/results/small-solver-d-asdiv-a-0.json
+     exit 0 ;;
+  e) queue_e
+     $EM bench $(exports "$T0" "$R/v3-h0.4-f0.85-e24" "$R/v3-h0.4-f0.85-e24-elr8e-05" "$R/v3-h0.4-f0.85-e24-elr2e-04") \
+       --data asdiv-a:0 --threads 1 --problems 238 --out bench/results/small-solver-e-asdiv-a-0.json
      exit 0 ;;
   *) queue_a & queue_b & queue_c & wait ;;
 esac

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemath.runtime.beam import check_width
+
 
 @dataclass
 class BenchConfig:
@@ -39,8 +41,7 @@ class BenchConfig:
     in turns with its greedy self), to show what the search costs and gives."""
 
     def __post_init__(self):
-        if self.beam < 1:
-            raise ValueError(f"--beam must be at least 1 (1: greedy), got {self.beam}")
+        check_width(self.beam)
 
 
 def _pcts(ms: list[float]) -> dict:

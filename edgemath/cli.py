@@ -97,19 +97,26 @@ def evaluate(
     run_dir: Path = typer.Argument(..., help="A run directory from `edgemath train` (or its checkpoint/)."),
     data: str = typer.Option("asdiv-a:0", "--data", help="Data spec; scored on its dev split (test where it has one)."),
     split: str = typer.Option("auto", help="dev, test, train, or auto (test if the data has one, else dev)."),
-    out_file: Optional[Path] = typer.Option(None, "--out", help="Predictions JSONL (default: RUN/predictions-DATA.jsonl)."),
+    out_file: Optional[Path] = typer.Option(None, "--out", help="Predictions JSONL (default: RUN/predictions-DATA-SPLIT[-beamN].jsonl)."),
     unseen_only: bool = typer.Option(False, help="Score only problems whose text is not in the train split."),
-    beam: int = typer.Option(1, help="Beam width (1: greedy decoding)."),
+    beam: list[int] = typer.Option([1], help="Beam width (1: greedy decoding); repeat it to score several widths on one encoding."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
-    """Score a solver: answer accuracy (within 1e-4 relative) and per-problem predictions."""
+    """Score a solver: answer accuracy (within 1e-4 relative) and per-problem predictions; one JSON
+    line per beam width."""
     from edgemath.checkpoint import CheckpointError, load_solver
     from edgemath.data import DataError, load_splits
-    from edgemath.evaluate import accuracy, expressible, predict, write_predictions
+    from edgemath.evaluate import accuracy, expressible, predict_widths, write_predictions
     from edgemath.loop import pick_device
+    from edgemath.runtime.beam import check_width
 
+    widths = list(dict.fromkeys(beam))
+    if out_file is not None and len(widths) > 1:
+        _fail("--out names one predictions file: give one --beam with it, or leave --out out")
     try:
+        for w in widths:
+            check_width(w)
         dev_name = pick_device(device)
         solver, tok = load_solver(run_dir, dev_name)
         splits = load_splits(data, data_dir)
@@ -124,15 +131,13 @@ def evaluate(
     if unseen_only:
         seen = {p.text.lower() for p in splits.train.problems}
         problems = [p for p in problems if p.text.lower() not in seen]
-    if beam < 1:
-        _fail(f"--beam must be at least 1 (1: greedy), got {beam}")
-    preds = predict(solver, tok, problems, device=dev_name, beam=beam)
-    acc = accuracy(preds)
-    path = out_file or Path(run_dir) / f"predictions-{data.replace(':', '-').replace('/', '_')}-{split}{f'-beam{beam}' if beam > 1 else ''}.jsonl"
-    write_predictions(preds, path)
-    typer.echo(json.dumps({"data": data, "split": split, "problems": len(preds), "correct": sum(p.correct for p in preds),
-                          "accuracy": round(acc, 4), "expressible": expressible(solver, tok, problems),
-                          "unseen_only": unseen_only, "beam": beam, "predictions": str(path)}))
+    n_expressible = expressible(solver, tok, problems)
+    for w, preds in predict_widths(solver, tok, problems, widths, device=dev_name).items():
+        path = out_file or Path(run_dir) / f"predictions-{data.replace(':', '-').replace('/', '_')}-{split}{f'-beam{w}' if w > 1 else ''}.jsonl"
+        write_predictions(preds, path)
+        typer.echo(json.dumps({"data": data, "split": split, "problems": len(preds), "correct": sum(p.correct for p in preds),
+                               "accuracy": round(accuracy(preds), 4), "expressible": n_expressible,
+                               "unseen_only": unseen_only, "beam": w, "predictions": str(path)}))
 
 
 @app.command()

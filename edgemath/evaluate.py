@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,27 +29,41 @@ class Prediction:
 
 def predict(solver: Solver, tok: ProblemTokenizer, problems: list[Problem], batch_size: int = 64,
             device: str = "cpu", head_mask: torch.Tensor | None = None, beam: int = 1) -> list[Prediction]:
+    return predict_widths(solver, tok, problems, (beam,), batch_size, device, head_mask)[beam]
+
+
+@torch.no_grad()
+def predict_widths(solver: Solver, tok: ProblemTokenizer, problems: list[Problem], widths: Sequence[int],
+                   batch_size: int = 64, device: str = "cpu",
+                   head_mask: torch.Tensor | None = None) -> dict[int, list[Prediction]]:
+    """Predictions decoded with each beam width (1: greedy), the texts encoded once for all."""
     solver.eval()
     order = sorted(range(len(problems)), key=lambda i: len(problems[i].text))
-    preds: dict[int, Prediction] = {}
+    preds: dict[int, dict[int, Prediction]] = {w: {} for w in widths}
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
         probs = [problems[i] for i in idx]
         encs = encode_all(probs, tok)
-        trees = solver.decode(collate(encs, tok.pad_id).to(device), head_mask=head_mask, beam=beam)
-        for i, p, e, tree in zip(idx, probs, encs, trees):
-            nums = [n.value for n in e.numbers]
-            value, err = None, None
-            if not nums and not solver.cfg.constants:
-                err = "no numbers in the text"
-            else:
-                try:
-                    value = evaluate(tree, nums)
-                except ExpressionError as ex:
-                    err = str(ex)
-            preds[i] = Prediction(p.id, p.text, " ".join(to_prefix(tree)), to_infix(tree, nums), value,
-                                  p.answer, answers_match(value, p.answer), err)
-    return [preds[i] for i in range(len(problems))]
+        batch = collate(encs, tok.pad_id).to(device)
+        hidden = solver.encode(batch, head_mask).last_hidden_state
+        for w in widths:
+            trees = solver.decode(batch, hidden=hidden, beam=w)
+            for i, p, e, tree in zip(idx, probs, encs, trees):
+                preds[w][i] = _score(solver, p, [n.value for n in e.numbers], tree)
+    return {w: [got[i] for i in range(len(problems))] for w, got in preds.items()}
+
+
+def _score(solver: Solver, p: Problem, nums: list[float], tree) -> Prediction:
+    value, err = None, None
+    if not nums and not solver.cfg.constants:
+        err = "no numbers in the text"
+    else:
+        try:
+            value = evaluate(tree, nums)
+        except ExpressionError as ex:
+            err = str(ex)
+    return Prediction(p.id, p.text, " ".join(to_prefix(tree)), to_infix(tree, nums), value,
+                      p.answer, answers_match(value, p.answer), err)
 
 
 def expressible(solver: Solver, tok: ProblemTokenizer, problems: list[Problem]) -> int:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgemath.runtime.beam import beam_decode, check_width
 from edgemath.runtime.expression import Tree
 
 COMMUTATIVE = ("+", "*")
@@ -274,6 +275,7 @@ class Solver(nn.Module):
                head_mask: torch.Tensor | None = None, beam: int = 1) -> list[Tree]:
         """Greedy decoding (the best (op, i, j) each step, until the stop head fires), or with
         ``beam`` > 1 the beam search of the runtime, one problem at a time."""
+        check_width(beam)
         if hidden is None:
             hidden = self.encode(batch, head_mask).last_hidden_state
         dec, cfg = self.decoder, self.cfg
@@ -308,8 +310,6 @@ class Solver(nn.Module):
         return answer
 
     def _beam_decode(self, q: torch.Tensor, mask: torch.Tensor, leaves: list[Tree], width: int) -> list[Tree]:
-        from edgemath.runtime.beam import beam_decode
-
         dec, device = self.decoder, q.device
 
         def step(qn, mn):

@@ -21,6 +21,13 @@ stop logits [n, K, m, m], new quantity vectors: [n, K, m, m, d] or anything that
 ``[beam, op, i, j]`` indexes to a [d] array)."""
 
 
+def check_width(width: int) -> int:
+    """``width``, or ValueError when it is no beam at all: 1 is greedy decoding."""
+    if width < 1:
+        raise ValueError(f"--beam must be at least 1 (1: greedy decoding), got {width}")
+    return width
+
+
 def _log_softmax(x: np.ndarray) -> np.ndarray:
     top = x.max(axis=1, keepdims=True)
     return x - top - np.log(np.exp(x - top).sum(axis=1, keepdims=True))

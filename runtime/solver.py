@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .beam import beam_decode
+from .beam import beam_decode, check_width
 from .expression import ExpressionError, Tree, evaluate, to_infix, to_prefix
 from .tokenize import Encoded, ProblemTokenizer
 
@@ -72,9 +72,7 @@ class OnnxSolver:
     def __init__(self, model_dir: str | Path, threads: int | None = None, provider: str = "auto", beam: int = 1):
         import onnxruntime as ort
 
-        if beam < 1:
-            raise ValueError(f"beam width must be at least 1 (1: greedy), got {beam}")
-        self.beam = beam
+        self.beam = check_width(beam)
 
         self.dir = check_model_dir(model_dir)
         try:

@@ -69,5 +69,7 @@ def test_onnx_beam_matches_pytorch_beam(tiny_teacher, tmp_path):
     onnx = OnnxSolver(out, threads=1, beam=4)
     got = [" ".join(to_prefix(t)) for t in onnx.decode([onnx.tok.encode(p.text) for p in problems])]
     assert got == want
-    with pytest.raises(ValueError, match="beam width"):
+    with pytest.raises(ValueError, match="--beam must be at least 1"):
         OnnxSolver(out, beam=0)
+    with pytest.raises(ValueError, match="--beam must be at least 1"):  # no silent greedy in PyTorch either
+        predict(solver, tok, problems, beam=0)

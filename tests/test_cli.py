@@ -54,11 +54,17 @@ def test_train_then_evaluate_tiny(tiny_encoder, tmp_path):
     assert doc["expressible"] <= sum(n <= ops for n in needs) and doc["expressible"] > 0
     lines = open(doc["predictions"]).read().splitlines()
     assert len(lines) == 238 and "equation" in json.loads(lines[0])
-    res = runner.invoke(app, ["evaluate", str(out), "--data", "asdiv-a:0", "--device", "cpu", "--beam", "3"])
-    beam = json.loads(res.output.strip().splitlines()[-1])
-    assert beam["beam"] == 3 and beam["predictions"].endswith("-dev-beam3.jsonl") and 0 <= beam["accuracy"] <= 1
+    greedy = open(doc["predictions"]).read()
+    res = runner.invoke(app, ["evaluate", str(out), "--data", "asdiv-a:0", "--device", "cpu", "--beam", "1", "--beam", "3"])
+    both = [json.loads(line) for line in res.output.strip().splitlines() if line.startswith("{")]
+    assert [d["beam"] for d in both] == [1, 3] and both[0]["accuracy"] == doc["accuracy"]
+    assert open(both[0]["predictions"]).read() == greedy  # one encoding for both widths changes nothing
+    beam = both[1]
+    assert beam["predictions"].endswith("-dev-beam3.jsonl") and 0 <= beam["accuracy"] <= 1
     res = runner.invoke(app, ["evaluate", str(out), "--data", "asdiv-a:0", "--beam", "0"])
     assert res.exit_code == 1 and "--beam must be at least 1" in res.output
+    res = runner.invoke(app, ["evaluate", str(out), "--beam", "1", "--beam", "3", "--out", str(tmp_path / "p.jsonl")])
+    assert res.exit_code == 1 and "--out names one predictions file" in res.output
 
 
 def test_train_bad_args(tmp_path):

@@ -98,12 +98,9 @@ def finish(proc: subprocess.Popen, timeout: float, name: str) -> int | None:
     return rc
 
 
-def last_json(path: Path) -> dict | None:
-    """The JSON line `edgemath evaluate` prints last."""
-    for line in reversed(path.read_text(errors="replace").splitlines()):
-        if line.startswith("{"):
-            return json.loads(line)
-    return None
+def json_lines(path: Path) -> list[dict]:
+    """The JSON lines `edgemath evaluate` prints, one per beam width."""
+    return [json.loads(line) for line in path.read_text(errors="replace").splitlines() if line.startswith("{")]
 
 
 def main() -> None:
@@ -167,21 +164,20 @@ def main() -> None:
     steps_c = math.ceil(cal["train_problems"] / args.compress_batch_size) * cal["step_s"] * 2.0
     c_epochs = int(max(1, min(6, (args.compress_budget - 3 * cal["setup_s"] - 4 * cal["dev_decode_s"]) // steps_c)))
     summary["plan"]["compress_epochs"] = c_epochs
-    def test_score(name: str, run: str) -> dict[str, tuple[subprocess.Popen, Path]]:
-        """Greedy and (with --beam above 1) beam-search test scores, started at once; by result key."""
-        widths = [1] + ([args.beam] if args.beam > 1 else [])
-        procs = {}
-        for w in widths:
-            key = f"{name}_test" + (f"_beam{w}" if w > 1 else "")
-            log_path = runs / f"{key}.log"
-            procs[key] = (start(["evaluate", run, *data, "--split", "test", "--beam", str(w), *dev_flag], log_path), log_path)
-        return procs
+    widths = [str(w) for w in dict.fromkeys([1, args.beam])]
 
-    def record_test(procs: dict[str, tuple[subprocess.Popen, Path]], timeout: float) -> None:
-        for key, (proc, log_path) in procs.items():
-            if finish(proc, timeout, key) == 0:
-                summary["results"][key] = last_json(log_path)
-            save()
+    def test_score(name: str, run: str) -> tuple[str, subprocess.Popen, Path]:
+        """Greedy and (with --beam above 1) beam-search test scores: one `evaluate`, one encoding."""
+        log_path = runs / f"{name}_test.log"
+        beams = [flag for w in widths for flag in ("--beam", w)]
+        return name, start(["evaluate", run, *data, "--split", "test", *beams, *dev_flag], log_path), log_path
+
+    def record_test(score: tuple[str, subprocess.Popen, Path], timeout: float) -> None:
+        name, proc, log_path = score
+        if finish(proc, timeout, f"{name}_test") == 0:
+            for line in json_lines(log_path):
+                summary["results"][f"{name}_test" + (f"_beam{line['beam']}" if line["beam"] > 1 else "")] = line
+        save()
 
     teacher_test = test_score("teacher", T)
     students = {"h0.3-r1": [], "h0.3-nodistill": ["--no-distill"]}
