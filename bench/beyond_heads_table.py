@@ -10,13 +10,17 @@ p50 at batch 1 / 1 thread in fp32 and int8 with its ratio to the teacher at the 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
+from edgemath.checkpoint import load_solver
+from edgemath.compress.structure import encoder_flops, param_counts
 from edgemath.manifest import lineage
+from edgemath.report import dev_seq_len
 
 
-def table(bench: dict) -> str:
+def table(bench: dict, data_dir: str | None = None) -> str:
     rows = {Path(r["dir"]): r for r in bench["rows"].values()}
     runs = list(dict.fromkeys(d.parent for d in rows))
     teacher = runs[0]
@@ -24,14 +28,14 @@ def table(bench: dict) -> str:
     out = ["| run | layers | heads kept | FFN kept | vocab | params (M) | GFLOPs | accuracy % | int8 accuracy % | "
            "fp32 ms (x teacher) | int8 ms (x teacher) | int8 MB |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     chains = {run: lineage(run) for run in runs}
-    before = next((c[0][1]["metrics"]["before"] for c in chains.values() if c[0][1]["stage"] == "compress"
-                   and c[1][0] == teacher), None)
     for run in runs:
         doc = chains[run][0][1]
         m = doc["metrics"]
-        if doc["stage"] == "train":
+        if doc["stage"] == "train":  # a teacher records no structure: count it as compress counts a student
+            solver, _ = load_solver(run)
             heads, ffn, acc = "all", "all", m["dev_acc"]
-            params, flops = (before["params"]["total"], before["flops"]) if before else (None, None)
+            params = param_counts(solver.encoder)["total"]
+            flops = encoder_flops(solver.encoder, dev_seq_len(run, bench["data"], data_dir))
         else:
             # a vocabulary-only step trained nothing: its heads and FFN come from the step before
             pruned = next((d["metrics"] for _, d in chains[run] if d["metrics"].get("rounds")), m)
@@ -50,4 +54,4 @@ def table(bench: dict) -> str:
 
 
 if __name__ == "__main__":
-    print(table(json.loads(Path(sys.argv[1]).read_text())))
+    print(table(json.loads(Path(sys.argv[1]).read_text()), os.environ.get("EDGEMATH_DATA")))

@@ -7,7 +7,7 @@
 # Every student and teacher is exported fp32 and int8 and benched side by side with the original
 # teacher in one run. Resumable (finished stages are skipped); QUEUE=a, b or c trains one part,
 # QUEUE=d trains and benches the session-5 run (heads 40% + FFN 85% trained through the vocabulary cut),
-# QUEUE=e the same student at larger encoder learning rates (session 6).
+# QUEUE=e the same student at larger encoder learning rates, QUEUE=f the best of them with another seed (session 6).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
@@ -56,6 +56,11 @@ queue_e() {  # session 6: the same student with a larger encoder learning rate (
   done
   wait
 }
+queue_f() {  # session 6: the 2e-4 student again with another seed (batch order, pruning refreshes)
+  OMP_NUM_THREADS=1 job small-v3-h0.4-f0.85-e24-elr2e-04-s1 "$R/v3-h0.4-f0.85-e24-elr2e-04-s1" $EM compress \
+    --teacher "$R/teacher-h128-v3" --data asdiv-a:0 --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 \
+    --prune-ffn 0.85 --encoder-lr 2e-4 --seed 1 --out "$R/v3-h0.4-f0.85-e24-elr2e-04-s1"
+}
 exports() {  # RUN...: export each fp32 and int8 (once), print the export folders
   for run in "$@"; do
     job "export-$(basename "$run")-fp32" "$run/export-fp32" $EM export "$run" --out "$run/export-fp32" >&2
@@ -75,6 +80,10 @@ case "${QUEUE:-all}" in
   e) queue_e
      $EM bench $(exports "$T0" "$R/v3-h0.4-f0.85-e24" "$R/v3-h0.4-f0.85-e24-elr8e-05" "$R/v3-h0.4-f0.85-e24-elr2e-04") \
        --data asdiv-a:0 --threads 1 --problems 238 --out bench/results/small-solver-e-asdiv-a-0.json
+     exit 0 ;;
+  f) queue_f
+     $EM bench $(exports "$T0" "$R/v3-h0.4-f0.85-e24-elr2e-04" "$R/v3-h0.4-f0.85-e24-elr2e-04-s1") --data asdiv-a:0 \
+       --threads 1 --problems 238 --out bench/results/small-solver-f-asdiv-a-0.json
      exit 0 ;;
   *) queue_a & queue_b & queue_c & wait ;;
 esac

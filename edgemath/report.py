@@ -185,7 +185,7 @@ class Runner:
         return doc
 
 
-def _seq_len(teacher: Path, spec: str, data_dir) -> float:
+def dev_seq_len(teacher: Path, spec: str, data_dir) -> float:
     """Mean tokens per dev problem under the teacher's own tokenizer: the length FLOPs are
     counted at (the same count the compress stage records as seq_len_mean)."""
     from edgemath.checkpoint import check_checkpoint_dir
@@ -253,7 +253,7 @@ def build(cfg: ReportConfig, console=None) -> Path:
         all_runs = list(runs.values()) + [p for p in extra.values() if p not in runs.values()]
         pairs = {p: (r.export(p, False), r.export(p, True)) for p in dict.fromkeys(all_runs)}
         bench = r.bench(fold, [e for pair in pairs.values() for e in pair])
-        seq = _seq_len(teacher, cfg.spec(fold), cfg.data_dir)
+        seq = dev_seq_len(teacher, cfg.spec(fold), cfg.data_dir)
         held_out[fold] = {"split": bench.get("split", "dev"), "problems": bench.get("scored_problems")}
         cells[fold] = {ratio: _row(p, *pairs[p], bench, seq) for ratio, p in runs.items()}
         for label, p in extra.items():
