@@ -18,19 +18,16 @@ for fold in ${FOLDS:-1 2}; do
       --out "$RUNS/elr/f$fold-h$ratio-e12"
   done
 done
-# table: fold, ratio, teacher, 2e-5, 2e-4
-for fold in ${FOLDS:-1 2}; do
-  for ratio in 0.3 0.5; do
-    python3 - "$RUNS" "$fold" "$ratio" <<'PY'
+# table: fold, ratio, teacher, 2e-5, 2e-4 (dev accuracy from each run's manifest)
+python3 - "$RUNS" ${FOLDS:-1 2} <<'PY'
 import json, sys
 from pathlib import Path
-runs, fold, ratio = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-acc = lambda d: json.loads((d / "manifest.json").read_text())["metrics"]
-t = acc(runs / f"report/asdiv-a-{fold}/teacher")["dev_acc"] * 100
-old = acc(runs / f"report/asdiv-a-{fold}/heads{ratio}-a0-r1")["after"]["dev_acc"] * 100
-new_dir = runs / f"elr/f{fold}-h{ratio}-e12"
-new = acc(new_dir)["after"]["dev_acc"] * 100 if (new_dir / "manifest.json").is_file() else float("nan")
-print(f"| {fold} | {float(ratio):.0%} | {t:.2f} | {old:.2f} ({old - t:+.2f}) | {new:.2f} ({new - t:+.2f}) |")
+runs, folds = Path(sys.argv[1]), sys.argv[2:]
+metrics = lambda d: json.loads((d / "manifest.json").read_text())["metrics"]
+for fold in folds:
+    t = metrics(runs / f"report/asdiv-a-{fold}/teacher")["dev_acc"] * 100
+    for ratio in ("0.3", "0.5"):
+        old = metrics(runs / f"report/asdiv-a-{fold}/heads{ratio}-a0-r1")["after"]["dev_acc"] * 100
+        new = metrics(runs / f"elr/f{fold}-h{ratio}-e12")["after"]["dev_acc"] * 100
+        print(f"| {fold} | {float(ratio):.0%} | {t:.2f} | {old:.2f} ({old - t:+.2f}) | {new:.2f} ({new - t:+.2f}) |")
 PY
-  done
-done

@@ -34,12 +34,16 @@ queue_c() {
   # after the first bench: less FFN pruning, twice the recovery (heads 40% keeps it under 6 MB)
   student h0.4-f0.85-e24 25 24 --prune-heads 0.4 --prune-ffn 0.85
 }
+through_cut() {  # NAME FLAGS...: heads 40% + FFN 85%, 24 epochs, from the cut teacher (trains through the cut)
+  local name=$1; shift
+  job "small-$name" "$R/$name" $EM compress --teacher "$R/teacher-h128-v3" --data asdiv-a:0 \
+    --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 --prune-ffn 0.85 "$@" --out "$R/$name"
+}
 queue_d() {  # session 5: the heads 40% + FFN 85% student trained through the vocabulary cut, not cut after
   # the teacher's vocabulary first, rare training words included (tokens seen < 3 times are respelled)
   job small-teacher-h128-v3 "$R/teacher-h128-v3" $EM compress --teacher "$T" --data asdiv-a:0 --prune-heads 0 \
     --prune-vocab --vocab-min-count 15 --vocab-train-min-count 3 --out "$R/teacher-h128-v3"
-  job small-v3-h0.4-f0.85-e24 "$R/v3-h0.4-f0.85-e24" $EM compress --teacher "$R/teacher-h128-v3" --data asdiv-a:0 \
-    --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 --prune-ffn 0.85 --out "$R/v3-h0.4-f0.85-e24"
+  through_cut v3-h0.4-f0.85-e24
   # then fewer heads removed (30%), paid for by a harder cut (GSM8K tokens seen 25 times: 2,990 tokens)
   job small-teacher-h128-v3m25 "$R/teacher-h128-v3m25" $EM compress --teacher "$T" --data asdiv-a:0 --prune-heads 0 \
     --prune-vocab --vocab-min-count 25 --vocab-train-min-count 3 --out "$R/teacher-h128-v3m25"
@@ -50,16 +54,12 @@ queue_e() {  # session 6: the same student with a larger encoder learning rate (
   # the teacher trained at 8e-5, and 85% of the FFN gone asks more of the encoder)
   local elr
   for elr in 8e-05 2e-04; do
-    OMP_NUM_THREADS=1 job "small-v3-h0.4-f0.85-e24-elr$elr" "$R/v3-h0.4-f0.85-e24-elr$elr" $EM compress \
-      --teacher "$R/teacher-h128-v3" --data asdiv-a:0 --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 \
-      --prune-ffn 0.85 --encoder-lr "$elr" --out "$R/v3-h0.4-f0.85-e24-elr$elr" &
+    OMP_NUM_THREADS=1 through_cut "v3-h0.4-f0.85-e24-elr$elr" --encoder-lr "$elr" &
   done
   wait
 }
 queue_f() {  # session 6: the 2e-4 student again with another seed (batch order, pruning refreshes)
-  OMP_NUM_THREADS=1 job small-v3-h0.4-f0.85-e24-elr2e-04-s1 "$R/v3-h0.4-f0.85-e24-elr2e-04-s1" $EM compress \
-    --teacher "$R/teacher-h128-v3" --data asdiv-a:0 --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 \
-    --prune-ffn 0.85 --encoder-lr 2e-4 --seed 1 --out "$R/v3-h0.4-f0.85-e24-elr2e-04-s1"
+  OMP_NUM_THREADS=1 through_cut v3-h0.4-f0.85-e24-elr2e-04-s1 --encoder-lr 2e-4 --seed 1
 }
 exports() {  # RUN...: export each fp32 and int8 (once), print the export folders
   for run in "$@"; do
