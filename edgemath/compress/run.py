@@ -67,7 +67,10 @@ class CompressConfig(LoopSettings):
     lr: float = 2e-4
     """Decoder learning rate. Lower than training: the student starts from a converged teacher,
     and at 5e-4/5e-5 re-training alone cost ~4 points on ASDiv-A before any head was gone."""
-    encoder_lr: float = 2e-5
+    encoder_lr: float = 2e-4
+    """Encoder learning rate: the decoder's, not a fine-tuning rate. At 2e-5 the encoder could not
+    re-route around removed heads: on ASDiv-A folds 1-2 it lost 2.1 / 3.8 points at 30% / 50% of
+    heads where 2e-4 lost -0.6 / 1.1 (docs/results.md, "Encoder learning rate")."""
     warmup: float = 0.05
     ema_decay: float = 0.99
     """Average of the student's weights, evaluated and kept (0 turns it off)."""
