@@ -8,8 +8,9 @@ probable partial solutions instead. Every partial solution at step t has t new q
 the beams of one problem are scored as one batch.
 
 Problems are beamed one at a time on purpose: stepping every problem's beams together (one call
-per step for a batch of 32) was measured 20% slower with ONNX Runtime on CPU (models/default, ASDiv-A fold-0 dev, width
-5: 3.7-4.4 s against 3.0-3.2 s), as the candidate tensor [beams, ops, m, m, d] outgrows the cache.
+per step for a batch of 32) was measured 20% slower with ONNX Runtime on CPU (models/default,
+ASDiv-A fold-0 dev, width 5: 3.7-4.4 s against 3.0-3.2 s), as the candidate tensor
+[beams, ops, m, m, d] outgrows the cache.
 """
 from __future__ import annotations
 
