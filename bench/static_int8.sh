@@ -7,11 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
-R=${R:-runs/report/asdiv-a-0}
+RUNS=${RUNS:-runs}
+R=${R:-$RUNS/report/asdiv-a-0}
+mkdir -p "$RUNS/logs"
+. bench/jobs.sh
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 exports=()
 for run in "$R/teacher" "$R/heads0.3-a0-r1" "$R/heads0.5-a0-r1"; do
-  [ -f "$run/export-int8-static/manifest.json" ] || $EM export "$run" --out "$run/export-int8-static" \
+  job "static-int8-$(basename "$run")" "$run/export-int8-static" $EM export "$run" --out "$run/export-int8-static" \
       --int8 --static --max-int8-drop 100
   exports+=("$run/export-fp32" "$run/export-int8" "$run/export-int8-static")
 done
