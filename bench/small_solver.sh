@@ -7,7 +7,8 @@
 # Every student and teacher is exported fp32 and int8 and benched side by side with the original
 # teacher in one run. Resumable (finished stages are skipped); QUEUE=a, b or c trains one part,
 # QUEUE=d trains and benches the session-5 run (heads 40% + FFN 85% trained through the vocabulary cut),
-# QUEUE=e the same student at larger encoder learning rates, QUEUE=f the best of them with another seed (session 6).
+# QUEUE=e the same student at larger encoder learning rates, QUEUE=f the best of them with another seed (session 6),
+# QUEUE=g heads only vs heads + FFN vs heads + FFN + vocabulary from one rebuilt teacher, side by side (session 8).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
@@ -61,6 +62,17 @@ queue_e() {  # session 6: the same student with a larger encoder learning rate (
 queue_f() {  # session 6: the 2e-4 student again with another seed (batch order, pruning refreshes)
   OMP_NUM_THREADS=1 through_cut v3-h0.4-f0.85-e24-elr2e-04-s1 --encoder-lr 2e-4 --seed 1
 }
+queue_g() {  # session 8: the issue's three variants at the same head ratio, compress's default encoder rate (2e-4)
+  job small-teacher-h128 "$T" $EM train --data asdiv-a:0 --hidden 128 --epochs 30 --out "$T" --resume
+  job small-teacher-h128-v3 "$R/teacher-h128-v3" $EM compress --teacher "$T" --data asdiv-a:0 --prune-heads 0 \
+    --prune-vocab --vocab-min-count 15 --vocab-train-min-count 3 --out "$R/teacher-h128-v3"
+  OMP_NUM_THREADS=1 through_cut g-h0.4-f0.85-v &
+  OMP_NUM_THREADS=1 job small-g-h0.4-f0.85 "$R/g-h0.4-f0.85" $EM compress --teacher "$T" --data asdiv-a:0 \
+    --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 --prune-ffn 0.85 --out "$R/g-h0.4-f0.85" &
+  wait
+  OMP_NUM_THREADS=1 job small-g-h0.4 "$R/g-h0.4" $EM compress --teacher "$T" --data asdiv-a:0 \
+    --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 --out "$R/g-h0.4"
+}
 exports() {  # RUN...: export each fp32 and int8 (once), print the export folders
   for run in "$@"; do
     job "export-$(basename "$run")-fp32" "$run/export-fp32" $EM export "$run" --out "$run/export-fp32" >&2
@@ -84,6 +96,10 @@ case "${QUEUE:-all}" in
   f) queue_f
      $EM bench $(exports "$T0" "$R/v3-h0.4-f0.85-e24-elr2e-04" "$R/v3-h0.4-f0.85-e24-elr2e-04-s1") --data asdiv-a:0 \
        --threads 1 --problems 238 --out bench/results/small-solver-f-asdiv-a-0.json
+     exit 0 ;;
+  g) queue_g
+     $EM bench $(exports "$T0" "$T" "$R/g-h0.4" "$R/g-h0.4-f0.85" "$R/g-h0.4-f0.85-v") --data asdiv-a:0 \
+       --threads 1 --problems 238 --out bench/results/small-solver-g-asdiv-a-0.json
      exit 0 ;;
   *) queue_a & queue_b & queue_c & wait ;;
 esac
