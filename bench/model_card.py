@@ -41,7 +41,7 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
     pool = tcfg["data"] == "mawps-asdiv-a"
     lines = [
         f"# {export_dir.name}: a compressed int8 math-word-problem solver", "",
-        "Made by edgemath's own pipeline: MiniLM-L6 (all-MiniLM-L6-v2) + deductive decoder trained on "
+        f"Made by edgemath's own pipeline: MiniLM-L6 (all-MiniLM-L6-v2) + deductive decoder (hidden {tcfg.get('hidden', 256)}) trained on "
         f"`{tcfg['data']}`{' (all 3,138 MAWPS + ASDiv-A problems)' if pool else ''}, compressed with distillation, "
         "exported to ONNX and quantized to int8 (dynamic, per-channel). Run it with `edgemath solve` "
         "(onnxruntime + tokenizers + numpy, no torch).", "",
@@ -50,10 +50,11 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
         + (" and MAWPS (no licence stated)" if pool or "mawps" in tcfg["data"] else "")
         + ": this model inherits those terms. The encoder it starts from, all-MiniLM-L6-v2, is Apache-2.0.", "",
         "## How it was made", "", "```",
-        _cmd("train", {**tcfg, "out": str(t_path)}, ["data", "out", "epochs"]),
+        _cmd("train", {**tcfg, "out": str(t_path)}, ["data", "hidden", "out", "epochs"]),
         *[_cmd("compress", {**d["config"], "out": str(p)},
-               ["teacher", "data", "out", "prune_heads", "prune_ffn", "prune_vocab", "vocab_min_count", "rounds",
-                "alpha", "epochs"]) for p, d in steps],
+               ["teacher", "data", "out", "prune_heads", "prune_ffn", "prune_vocab"]
+               + (["vocab_min_count", "vocab_train_min_count"] if d["config"].get("prune_vocab") else [])
+               + ["rounds", "alpha", "epochs", "encoder_lr"]) for p, d in steps],
         f"edgemath export {chain[0][0]} --out {export_dir} --int8 --max-int8-drop {exp['config']['max_int8_drop']}",
         "```", "",
         f"Teacher: {tm['train_problems']} training problems, {tcfg['epochs']} epochs, "
@@ -78,7 +79,9 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
     lines += ["", f"Heads kept per layer: {' '.join(map(str, kept.get('kept_per_layer', [])))}; "
               f"FFN neurons kept per layer: {' '.join(map(str, cm.get('ffn_widths') or [])) or 'all'}."]
     if vocab:
-        lines += [f"Vocabulary: {vocab['kept']} of {vocab['of']} tokens kept (the training texts, GSM8K train tokens seen "
+        train_min = ccfg.get("vocab_train_min_count", 1)
+        texts = "the training texts" if train_min <= 1 else f"training-text tokens seen at least {train_min} times"
+        lines += [f"Vocabulary: {vocab['kept']} of {vocab['of']} tokens kept ({texts}, GSM8K train tokens seen "
                   f"at least {ccfg['vocab_min_count']} times, Latin single characters); on GSM8K test questions "
                   f"{vocab['gsm8k_test_unk']['rate']:.3%} of tokens become [UNK]."]
     where = (f"its fit-check set ({par['int8']['problems']} problems: ASDiv-A and MAWPS fold-0 dev, both inside the "
