@@ -30,6 +30,11 @@ def _cmd(stage: str, cfg: dict, keys: list[str]) -> str:
     return " ".join(parts)
 
 
+def _trains(cfg: dict) -> bool:
+    """A compress step that removes no heads, neurons or layers only cuts the vocabulary: no training."""
+    return bool(cfg.get("prune_heads") or cfg.get("prune_ffn") or cfg.get("drop_layers"))
+
+
 def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str = "") -> str:
     exp = _read(export_dir / "manifest.json")
     chain = lineage(Path(exp["config"]["run"]))
@@ -54,7 +59,7 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
         *[_cmd("compress", {**d["config"], "out": str(p)},
                ["teacher", "data", "out", "prune_heads", "prune_ffn", "prune_vocab"]
                + (["vocab_min_count", "vocab_train_min_count"] if d["config"].get("prune_vocab") else [])
-               + ["rounds", "alpha", "epochs", "encoder_lr"]) for p, d in steps],
+               + (["rounds", "alpha", "epochs", "encoder_lr"] if _trains(d["config"]) else [])) for p, d in steps],
         f"edgemath export {chain[0][0]} --out {export_dir} --int8 --max-int8-drop {exp['config']['max_int8_drop']}",
         "```", "",
         f"Teacher: {tm['train_problems']} training problems, {tcfg['epochs']} epochs, "
