@@ -25,8 +25,9 @@ student() {  # NAME VOCAB_MIN_COUNT EPOCHS FLAGS...: compress from the 128-wide 
   job "small-$v-v" "$R/$v-v" $EM compress --teacher "$R/$v" --data asdiv-a:0 --prune-heads 0 --prune-vocab \
     --vocab-min-count "$min" --out "$R/$v-v"
 }
+teacher() { job small-teacher-h128 "$T" $EM train --data asdiv-a:0 --hidden 128 --epochs 30 --out "$T" --resume; }
 queue_a() {
-  job small-teacher-h128 "$T" $EM train --data asdiv-a:0 --hidden 128 --epochs 30 --out "$T" --resume
+  teacher
   student h0.5-f0.9 10 12 --prune-heads 0.5 --prune-ffn 0.9
 }
 queue_b() { student h0.6-f0.9 10 12 --prune-heads 0.6 --prune-ffn 0.9; }
@@ -35,21 +36,26 @@ queue_c() {
   # after the first bench: less FFN pruning, twice the recovery (heads 40% keeps it under 6 MB)
   student h0.4-f0.85-e24 25 24 --prune-heads 0.4 --prune-ffn 0.85
 }
+cut_teacher() {  # NAME GSM8K_MIN_COUNT: the teacher's vocabulary cut, training tokens seen < 3 times respelled
+  job "small-$1" "$R/$1" $EM compress --teacher "$T" --data asdiv-a:0 --prune-heads 0 --prune-vocab \
+    --vocab-min-count "$2" --vocab-train-min-count 3 --out "$R/$1"
+}
+e24() {  # NAME TEACHER FLAGS...: one round x 24 epochs, alpha 0, distilled from TEACHER
+  local name=$1 teacher=$2; shift 2
+  job "small-$name" "$R/$name" $EM compress --teacher "$teacher" --data asdiv-a:0 --alpha 0 --rounds 1 --epochs 24 \
+    "$@" --out "$R/$name"
+}
 through_cut() {  # NAME FLAGS...: heads 40% + FFN 85%, 24 epochs, from the cut teacher (trains through the cut)
   local name=$1; shift
-  job "small-$name" "$R/$name" $EM compress --teacher "$R/teacher-h128-v3" --data asdiv-a:0 \
-    --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 --prune-ffn 0.85 "$@" --out "$R/$name"
+  e24 "$name" "$R/teacher-h128-v3" --prune-heads 0.4 --prune-ffn 0.85 "$@"
 }
 queue_d() {  # session 5: the heads 40% + FFN 85% student trained through the vocabulary cut, not cut after
   # the teacher's vocabulary first, rare training words included (tokens seen < 3 times are respelled)
-  job small-teacher-h128-v3 "$R/teacher-h128-v3" $EM compress --teacher "$T" --data asdiv-a:0 --prune-heads 0 \
-    --prune-vocab --vocab-min-count 15 --vocab-train-min-count 3 --out "$R/teacher-h128-v3"
+  cut_teacher teacher-h128-v3 15
   through_cut v3-h0.4-f0.85-e24
   # then fewer heads removed (30%), paid for by a harder cut (GSM8K tokens seen 25 times: 2,990 tokens)
-  job small-teacher-h128-v3m25 "$R/teacher-h128-v3m25" $EM compress --teacher "$T" --data asdiv-a:0 --prune-heads 0 \
-    --prune-vocab --vocab-min-count 25 --vocab-train-min-count 3 --out "$R/teacher-h128-v3m25"
-  job small-v3m25-h0.3-f0.85-e24 "$R/v3m25-h0.3-f0.85-e24" $EM compress --teacher "$R/teacher-h128-v3m25" \
-    --data asdiv-a:0 --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.3 --prune-ffn 0.85 --out "$R/v3m25-h0.3-f0.85-e24"
+  cut_teacher teacher-h128-v3m25 25
+  e24 v3m25-h0.3-f0.85-e24 "$R/teacher-h128-v3m25" --prune-heads 0.3 --prune-ffn 0.85
 }
 queue_e() {  # session 6: the same student with a larger encoder learning rate (compress's 2e-5 is a fine-tuning rate;
   # the teacher trained at 8e-5, and 85% of the FFN gone asks more of the encoder)
@@ -63,15 +69,12 @@ queue_f() {  # session 6: the 2e-4 student again with another seed (batch order,
   OMP_NUM_THREADS=1 through_cut v3-h0.4-f0.85-e24-elr2e-04-s1 --encoder-lr 2e-4 --seed 1
 }
 queue_g() {  # session 8: the three variants at the same head ratio, compress's default encoder rate (2e-4)
-  job small-teacher-h128 "$T" $EM train --data asdiv-a:0 --hidden 128 --epochs 30 --out "$T" --resume
-  job small-teacher-h128-v3 "$R/teacher-h128-v3" $EM compress --teacher "$T" --data asdiv-a:0 --prune-heads 0 \
-    --prune-vocab --vocab-min-count 15 --vocab-train-min-count 3 --out "$R/teacher-h128-v3"
+  teacher
+  cut_teacher teacher-h128-v3 15
   OMP_NUM_THREADS=1 through_cut g-h0.4-f0.85-v &
-  OMP_NUM_THREADS=1 job small-g-h0.4-f0.85 "$R/g-h0.4-f0.85" $EM compress --teacher "$T" --data asdiv-a:0 \
-    --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 --prune-ffn 0.85 --out "$R/g-h0.4-f0.85" &
+  OMP_NUM_THREADS=1 e24 g-h0.4-f0.85 "$T" --prune-heads 0.4 --prune-ffn 0.85 &
   wait
-  OMP_NUM_THREADS=1 job small-g-h0.4 "$R/g-h0.4" $EM compress --teacher "$T" --data asdiv-a:0 \
-    --alpha 0 --rounds 1 --epochs 24 --prune-heads 0.4 --out "$R/g-h0.4"
+  OMP_NUM_THREADS=1 e24 g-h0.4 "$T" --prune-heads 0.4
 }
 exports() {  # RUN...: export each fp32 and int8 (once), print the export folders
   for run in "$@"; do
