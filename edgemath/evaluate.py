@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from edgemath.data import Problem
-from edgemath.features import collate, encode_all
+from edgemath.features import collate, encode_all, make_examples
 from edgemath.model import Solver
 from edgemath.runtime.expression import ExpressionError, answers_match, evaluate, to_infix, to_prefix
 from edgemath.runtime.tokenize import ProblemTokenizer
@@ -70,8 +70,6 @@ def expressible(solver: Solver, tok: ProblemTokenizer, problems: list[Problem]) 
     """How many gold equations the decoder can write at all (its operators and constants over the
     text's numbers, within the token limit): separates what training could still fix from what
     the decoder's vocabulary rules out."""
-    from edgemath.loop import make_examples
-
     return len(make_examples(problems, tok, solver.cfg)[0])
 
 

@@ -1,6 +1,8 @@
 """Problems -> padded tensors (token ids, number pooling matrix, gold steps)."""
 from __future__ import annotations
 
+from collections import Counter
+
 import torch
 
 from edgemath.data import Problem
@@ -24,6 +26,19 @@ def gold_steps(p: Problem, enc: Encoded, cfg: DecoderConfig):
     if any(enc.spans[x][1] == 0 for _, i, j in steps for x in (i, j) if x < len(enc.numbers)):
         return None
     return steps
+
+
+def make_examples(problems: list[Problem], tok: ProblemTokenizer, dcfg: DecoderConfig):
+    """(encoding, gold steps) per problem the decoder can express; the rest counted by reason."""
+    out, skipped = [], Counter()
+    for p in problems:
+        enc = tok.encode(p.text)
+        steps = gold_steps(p, enc, dcfg)
+        if steps is None:
+            skipped["equation outside the decoder's ops/constants, untrainable or truncated"] += 1
+        else:
+            out.append((enc, steps))
+    return out, skipped
 
 
 def collate(encs: list[Encoded], pad_id: int, steps: list | None = None) -> Batch:

@@ -9,7 +9,6 @@ import math
 import os
 import random
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -68,19 +67,13 @@ def pick_device(name: str) -> str:
     return name
 
 
-def make_examples(problems: list[Problem], tok, dcfg):
-    """(encoding, gold steps) per problem the decoder can express; the rest counted by reason."""
-    from edgemath.features import gold_steps
+def make_examples(problems: list[Problem], tok, dcfg, **options):
+    """``edgemath.features.make_examples``, kept importable from here for the stages' loop code.
+    It lives with the features (beside ``gold_steps``) so that ``evaluate`` can count expressible
+    problems without importing the loop, which imports ``evaluate``; imported late (torch)."""
+    from edgemath.features import make_examples
 
-    out, skipped = [], Counter()
-    for p in problems:
-        enc = tok.encode(p.text)
-        steps = gold_steps(p, enc, dcfg)
-        if steps is None:
-            skipped["equation outside the decoder's ops/constants, untrainable or truncated"] += 1
-        else:
-            out.append((enc, steps))
-    return out, skipped
+    return make_examples(problems, tok, dcfg, **options)
 
 
 class EMA:
