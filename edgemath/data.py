@@ -7,7 +7,8 @@ Records that cannot be used are kept in ``Dataset.skipped`` with the reason, nev
 silently. A record whose annotated equation does not reproduce its answer stays in the set
 (it is scored by its answer) but is marked ``trainable=False``.
 
-Data specs: ``asdiv-a[:fold]``, ``mawps[:fold]``, ``mawps-asdiv-a``, ``math23k``, or a path.
+Data specs: ``asdiv-a[:fold]``, ``mawps[:fold]``, ``mawps-asdiv-a``, ``math23k``, ``gsm8k``, or a
+path; ``SPEC+gsm8k`` is SPEC with converted GSM8K train added to its train split.
 """
 from __future__ import annotations
 
@@ -297,7 +298,14 @@ def parse_spec(spec: str) -> tuple[str, int | None]:
 
 
 def load_splits(spec: str, data_root: str | os.PathLike | None = None) -> Splits:
-    """Train and dev (and test where the benchmark has one) for a data spec."""
+    """Train and dev (and test where the benchmark has one) for a data spec. ``SPEC+gsm8k`` adds
+    converted GSM8K train to SPEC's train split (extra data; edgemath/gsm8k.py)."""
+    if spec.endswith("+gsm8k") and spec != "+gsm8k":
+        from edgemath.gsm8k import with_gsm8k
+
+        if parse_spec(spec[: -len("+gsm8k")])[0] == "gsm8k":
+            raise DataError(f"{spec!r}: gsm8k already trains on GSM8K")
+        return with_gsm8k(load_splits(spec[: -len("+gsm8k")], data_root), data_dir(data_root))
     name, fold = parse_spec(spec)
     if name in FOLDS:
         fold = 0 if fold is None else fold
@@ -325,6 +333,12 @@ def load_splits(spec: str, data_root: str | os.PathLike | None = None) -> Splits
                             "valid23k_processed.json.")
         parts, files = _load_math23k(root / "math23k")
         return Splits("math23k", parts["train"], parts["valid"], parts["test"], files=files)
+    if name == "gsm8k":
+        from edgemath.gsm8k import load_gsm8k
+
+        if fold is not None:
+            raise DataError(f"{spec!r}: gsm8k has no folds (train, and its test split as dev and test)")
+        return load_gsm8k(data_dir(data_root))
     path = Path(spec)
     if path.is_dir():
         found = {s: next((path / f"{s}{ext}" for ext in (".jsonl", ".csv") if (path / f"{s}{ext}").is_file()), None)
@@ -338,4 +352,5 @@ def load_splits(spec: str, data_root: str | os.PathLike | None = None) -> Splits
         ds = read_canonical(path)
         return Splits(str(path), ds, ds, files=[path])
     raise DataError(f"unknown dataset {spec!r}: use asdiv-a[:FOLD], mawps[:FOLD], mawps-asdiv-a, "
-                    f"math23k, or a path to a .jsonl/.csv file or a directory with train/dev files")
+                    f"math23k, gsm8k, or a path to a .jsonl/.csv file or a directory with train/dev "
+                    f"files; SPEC+gsm8k adds GSM8K train to SPEC's")
