@@ -39,12 +39,12 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from edgemath.data import DataError, Dataset, Problem, Splits
 from edgemath.runtime.expression import (
-    OPERATORS, ExpressionError, Tree, answers_match, evaluate, parse_infix, to_prefix,
+    ExpressionError, Tree, answers_match, evaluate, parse_infix, to_prefix,
 )
 from edgemath.runtime.numbers import extract_numbers, format_number
 
@@ -97,10 +97,6 @@ class Converted:
     steps: int = 0                   # calculator annotations read
     ops: int = 0                     # operations in the equation
     prose: bool = False              # the last step was read from the prose, not an annotation
-
-
-class _Unbound(Exception):
-    pass
 
 
 def _same(x: float, y: float) -> bool:
@@ -352,8 +348,8 @@ def stats(ds: GSM8KDataset) -> dict:
     ok = [cv for cv in conv.values() if cv.equation]
     by_problem = Counter(c for cv in ok for c in set(cv.constants))
     words = Counter(c for cv in ok for c in set(cv.words))
-    percent = sum(1 for pid, cv in conv.items() if cv.equation and "100" in cv.equation
-                  and any(f"/ n{i} 100" in " ".join(cv.equation) for i in range(MAX_NUMBERS)))
+    over_100 = re.compile(r"/ n\d+ 100(?!\S)")
+    percent = sum(1 for cv in ok if over_100.search(" ".join(cv.equation)))
     return {
         "records": len(conv), "converted": len(ok),
         "not_converted": dict(Counter(cv.reason for cv in conv.values() if not cv.equation).most_common()),
