@@ -6,6 +6,7 @@ from collections import Counter
 import torch
 
 from edgemath.data import Problem
+from edgemath.equivalents import Alternatives, equivalent_trees
 from edgemath.model import Batch, DecoderConfig, tree_to_steps
 from edgemath.runtime.expression import parse_prefix
 from edgemath.runtime.solver import collate_np
@@ -28,12 +29,31 @@ def gold_steps(p: Problem, enc: Encoded, cfg: DecoderConfig):
     return steps
 
 
-def make_examples(problems: list[Problem], tok: ProblemTokenizer, dcfg: DecoderConfig):
-    """(encoding, gold steps) per problem the decoder can express; the rest counted by reason."""
+def gold_alternatives(p: Problem, enc: Encoded, cfg: DecoderConfig, limit: int):
+    """``gold_steps`` and, with ``limit`` > 1, the step sequences of up to ``limit`` - 1 equivalent
+    trees, as :class:`Alternatives`; a problem with one form keeps its plain list, so training
+    without equivalents is unchanged."""
+    first = gold_steps(p, enc, cfg)
+    if first is None or limit <= 1:
+        return first
+    forms = [first]
+    for tree in equivalent_trees(parse_prefix(p.equation), p.numbers)[1:]:
+        steps = tree_to_steps(tree, len(enc.numbers), cfg.constants, cfg.ops)
+        if steps and len(steps) <= cfg.max_steps and steps not in forms:
+            forms.append(steps)
+            if len(forms) == limit:
+                break
+    return Alternatives(forms) if len(forms) > 1 else first
+
+
+def make_examples(problems: list[Problem], tok: ProblemTokenizer, dcfg: DecoderConfig, equivalents: int = 1):
+    """(encoding, gold steps) per problem the decoder can express; the rest counted by reason.
+    With ``equivalents`` > 1 the steps of a problem with several equivalent forms are
+    ``equivalents.Alternatives``, one drawn per visit by ``loop.fit``."""
     out, skipped = [], Counter()
     for p in problems:
         enc = tok.encode(p.text)
-        steps = gold_steps(p, enc, dcfg)
+        steps = gold_alternatives(p, enc, dcfg, equivalents)
         if steps is None:
             skipped["equation outside the decoder's ops/constants, untrainable or truncated"] += 1
         else:

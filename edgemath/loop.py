@@ -209,6 +209,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from edgemath.equivalents import Alternatives
     from edgemath.evaluate import accuracy, predict
     from edgemath.features import collate
 
@@ -263,7 +264,8 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                 if before_step:
                     before_step(step, total)
                 chunk = [examples[i] for i in ids]
-                batch = collate([e for e, _ in chunk], tok.pad_id, [st for _, st in chunk]).to(device)
+                steps = [st.pick(rng) if isinstance(st, Alternatives) else st for _, st in chunk]
+                batch = collate([e for e, _ in chunk], tok.pad_id, steps).to(device)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                     loss = loss_fn(batch)
                 opt.zero_grad(set_to_none=True)

@@ -31,6 +31,8 @@ class TrainConfig(LoopSettings):
     max_length: int = 256
     const_min_count: int = 2
     """A constant joins the decoder's set when it occurs in at least this many training equations."""
+    equivalents: int = 1
+    """Equivalent forms of each gold equation to teach, one drawn per epoch (1: the annotated one)."""
     time_budget: float | None = None
     """Minutes; stop cleanly at the end of the first epoch past it (``resume`` continues from the
     state saved at the end of the last finished epoch, ``train_state.pt``)."""
@@ -41,6 +43,8 @@ class TrainConfig(LoopSettings):
             problems.append("--time-budget must be >= 0 minutes")
         if self.hidden < 4 or self.hidden % 4:
             problems.append("--hidden must be a positive multiple of 4 (the quantity mixer has 4 heads)")
+        if self.equivalents < 1:
+            problems.append("--equivalents must be at least 1")
         if self.const_min_count < 1:
             problems.append("--const-min-count must be at least 1")
         if self.init is not None and self.encoder is not None:
@@ -125,7 +129,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
         solver.train()
     else:
         solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable])
-    examples, skipped = make_examples(train, tok, solver.cfg)
+    examples, skipped = make_examples(train, tok, solver.cfg, equivalents=cfg.equivalents)
     if not examples:
         raise ValueError(f"no trainable problems in {cfg.data} (skipped: {dict(skipped)})")
     return Prepared(splits, solver, tok, examples, skipped, dev)
