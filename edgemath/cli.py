@@ -284,6 +284,25 @@ def solve(
 
 
 @app.command()
+def web(
+    out_dir: Path = typer.Option(..., "--out", help="Site directory to write (index.html, app.js, model/, ort/)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Export directory (default: the shipped models/default)."),
+):
+    """A static site that solves in the browser: the model, onnxruntime-web's wasm and the page.
+    Serve it from any static server (e.g. python -m http.server -d SITE) and open index.html."""
+    from edgemath.runtime.solver import ModelDirError
+    from edgemath.web import WebConfig, WebError, build
+
+    try:
+        info = build(WebConfig(model=model or default_model(), out=out_dir), lambda m: err.print(escape(m)))
+    except (ModelDirError, WebError) as e:
+        _fail(str(e))
+    err.print(f"web: wrote {out_dir}: {len(info['files'])} files, {info['bytes'] / 1e6:.1f} MB on disk, "
+              f"{info['gzip_bytes'] / 1e6:.1f} MB gzipped (level {info['gzip_level']}); "
+              f"serve it with `python -m http.server -d {out_dir}` and open http://127.0.0.1:8000/")
+
+
+@app.command()
 def bench(
     exports: list[Path] = typer.Argument(None, help="Export directories to measure; the first should be the fp32 teacher export."),
     teacher: Optional[Path] = typer.Option(None, help="Teacher run: adds PyTorch fp32 and optimum's fp32/int8 exports."),

@@ -1,0 +1,396 @@
+"""`edgemath web`: the shipped solver as a static site that solves in the browser.
+
+    export dir (encoder.onnx, quantities.onnx, step.onnx, tokenizer.json, solver.json)
+        + web/src (index.html, app.js, edgemath.js, style.css)
+        + onnxruntime-web (pinned in web/package-lock.json): the wasm-only ESM bundle and the
+          plain SIMD wasm, the one variant the page uses
+        --> SITE/ (index.html ... model/ ort/ site.json)
+
+The page runs ``web/src/edgemath.js``: the tokenizer read from tokenizer.json, number extraction,
+the greedy deductive decoding loop and the safe evaluator of ``runtime/``, in JavaScript.
+:func:`parity` holds the two to each other in Node. Torch-free: the base install builds a site
+(Node's npm fetches onnxruntime-web once, when ``web/node_modules`` lacks it).
+
+    python -m edgemath.web parity [--tokens-only] [--limit N] [--json FILE]
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import http.server
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+from edgemath.runtime.solver import ModelDirError, check_model_dir
+
+__all__ = ["WebConfig", "WebError", "build", "site_sizes", "serve", "parity", "parity_texts", "web_root"]
+
+ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
+ORT_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm")  # ESM bundle (glue inside) + plain SIMD wasm
+PAGE_FILES = ("index.html", "app.js", "edgemath.js", "style.css")
+MODEL_FILES = ("encoder.onnx", "quantities.onnx", "step.onnx", "tokenizer.json", "solver.json")
+GZIP_LEVEL = 9
+# What a page needs served with the right types (python's mimetypes lacks .mjs and .onnx on some systems).
+TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
+         ".css": "text/css", ".json": "application/json", ".wasm": "application/wasm",
+         ".onnx": "application/octet-stream", ".png": "image/png"}
+
+
+class WebError(ValueError):
+    """A site that cannot be built; the message says what to do."""
+
+
+@dataclass
+class WebConfig:
+    model: Path
+    """Export directory to ship (encoder.onnx, quantities.onnx, step.onnx, tokenizer.json, solver.json)."""
+    out: Path
+    """Site directory to write (replaced if it holds an earlier site)."""
+    web: Path | None = None
+    """The web/ template (package.json, package-lock.json, src/); default: :func:`web_root`."""
+
+
+def web_root() -> Path:
+    """web/ beside the source tree, else the copy installed inside the package (edgemath.webapp)."""
+    here = Path(__file__).resolve().parent
+    for cand in (here.parent / "web", here / "webapp"):
+        if (cand / "package-lock.json").is_file() and (cand / "src" / "edgemath.js").is_file():
+            return cand
+    raise WebError(f"the web/ template (package.json, package-lock.json, src/) is neither at {here.parent / 'web'} "
+                   f"nor at {here / 'webapp'}; reinstall edgemath")
+
+
+def ensure_ort(web: Path, log: Callable[[str], None]) -> Path:
+    """onnxruntime-web's dist folder, after `npm ci` in ``web`` if the files are missing."""
+    dist = web / ORT_DIST
+    if all((dist / f).is_file() for f in ORT_FILES):
+        return dist
+    if not os.access(web, os.W_OK):  # an installed package: install into a cache copy of the template
+        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "edgemath" / (
+            "web-" + hashlib.sha256((web / "package-lock.json").read_bytes()).hexdigest()[:12])
+        cache.mkdir(parents=True, exist_ok=True)
+        for f in ("package.json", "package-lock.json"):
+            shutil.copy2(web / f, cache / f)
+        web, dist = cache, cache / ORT_DIST
+        if all((dist / f).is_file() for f in ORT_FILES):
+            return dist
+    npm = shutil.which("npm")
+    if npm is None:
+        raise WebError(f"onnxruntime-web is not installed in {web}/node_modules and npm is not on PATH: install "
+                       f"Node.js 18+ (with npm), or run `npm ci` in {web} on a machine that has it")
+    log(f"web: onnxruntime-web missing in {web}/node_modules; running `npm ci` there (versions pinned by package-lock.json)")
+    # --ignore-scripts: no dependency needs an install script to ship its files (protobufjs' only prints)
+    r = subprocess.run([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=web,
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not all((dist / f).is_file() for f in ORT_FILES):
+        raise WebError(f"`npm ci` in {web} failed (exit {r.returncode}): {(r.stderr or r.stdout).strip()[-800:]}")
+    return dist
+
+
+def check_tokenizer(path: Path) -> None:
+    """Refuse, at build time, what the page's tokenizer does not implement (it never approximates)."""
+    spec = json.loads(path.read_text(encoding="utf-8"))
+    got = {"model": (spec.get("model") or {}).get("type"),
+           "normalizer": (spec.get("normalizer") or {"type": "BertNormalizer"}).get("type"),
+           "pre_tokenizer": (spec.get("pre_tokenizer") or {"type": "BertPreTokenizer"}).get("type")}
+    want = {"model": "WordPiece", "normalizer": "BertNormalizer", "pre_tokenizer": "BertPreTokenizer"}
+    bad = [f"{k} {got[k]} (needs {want[k]})" for k in want if got[k] != want[k]]
+    if bad:
+        raise WebError(f"{path}: the browser runtime reads BERT WordPiece tokenizers only: {', '.join(bad)}")
+
+
+def build(cfg: WebConfig, log: Callable[[str], None] = print) -> dict:
+    """Write the site; returns site.json's contents (files, sizes on disk and gzipped)."""
+    model = check_model_dir(cfg.model)
+    web = cfg.web or web_root()
+    check_tokenizer(model / "tokenizer.json")
+    dist = ensure_ort(web, log)
+    out = Path(cfg.out)
+    if out.exists():
+        if not out.is_dir() or (any(out.iterdir()) and not (out / "site.json").is_file()):
+            raise WebError(f"{out} exists and is not an edgemath site (no site.json); give an empty or new --out")
+        shutil.rmtree(out)
+    tmp = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent if out.parent.exists() else None))
+    try:
+        for f in PAGE_FILES:
+            shutil.copy2(web / "src" / f, tmp / f)
+        (tmp / "ort").mkdir()
+        for f in ORT_FILES:
+            shutil.copy2(dist / f, tmp / "ort" / f)
+        (tmp / "model").mkdir()
+        for f in MODEL_FILES:
+            shutil.copy2(model / f, tmp / "model" / f)
+        manifest = json.loads((model / "manifest.json").read_text()) if (model / "manifest.json").is_file() else {}
+        ort_version = json.loads((dist.parent / "package.json").read_text())["version"]
+        sizes = site_sizes(tmp)
+        info = {"model": {"name": model.resolve().name, "source": str(model), "precision": manifest.get("precision", "?")},
+                "onnxruntime_web": ort_version, "wasm": ORT_FILES[1], "threads": "1 by default (?threads=N needs COOP/COEP)",
+                **sizes}
+        (tmp / "site.json").write_text(json.dumps(info, indent=2) + "\n")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return info
+
+
+def site_sizes(site: Path) -> dict:
+    """Bytes on disk and gzipped (level 9, each file alone, as a server sends it) of every file."""
+    files = {}
+    for p in sorted(site.rglob("*")):
+        if p.is_file():
+            raw = p.read_bytes()
+            files[p.relative_to(site).as_posix()] = {"bytes": len(raw), "gzip_bytes": len(gzip.compress(raw, GZIP_LEVEL, mtime=0))}
+    return {"files": files, "bytes": sum(f["bytes"] for f in files.values()),
+            "gzip_bytes": sum(f["gzip_bytes"] for f in files.values()), "gzip_level": GZIP_LEVEL}
+
+
+@contextlib.contextmanager
+def serve(site: Path, host: str = "127.0.0.1", port: int = 0, isolate: bool = False) -> Iterator[str]:
+    """Serve ``site`` over HTTP in a thread; yields the base URL. ``isolate`` adds COOP/COEP, which
+    threaded wasm (?threads=N above 1) needs."""
+    site = Path(site)
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **k):
+            super().__init__(*a, directory=str(site), **k)
+
+        def guess_type(self, path):
+            return TYPES.get(Path(str(path)).suffix, "application/octet-stream")
+
+        def end_headers(self):
+            self.send_header("Cache-Control", "no-store")
+            if isolate:
+                self.send_header("Cross-Origin-Opener-Policy", "same-origin")
+                self.send_header("Cross-Origin-Embedder-Policy", "require-corp")
+            super().end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer((host, port), Handler)
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        yield f"http://{host}:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+# --- parity with the Python runtime ---------------------------------------------------------------
+
+def parity_texts(data_root: str | None = None, gsm8k: bool = True) -> list[tuple[str, str]]:
+    """(id, text) of every embedded ASDiv-A and MAWPS problem (fold 0's train + dev is the whole
+    set) and, where the shared data is present, the GSM8K test questions."""
+    from edgemath.data import DataError, gsm8k_texts, load_splits
+
+    out = []
+    for name in ("asdiv-a", "mawps"):
+        s = load_splits(f"{name}:0")
+        out += [(f"{name}/{p.id}", p.text) for p in s.train.problems + s.dev.problems]
+    if gsm8k:
+        try:
+            out += [(f"gsm8k-test/{k}", t) for k, t in enumerate(gsm8k_texts("test", data_root))]
+        except DataError:
+            pass
+    return out
+
+
+def _node_rows(model: Path, items: list[tuple[str, str]], tokens_only: bool, web: Path) -> dict[str, dict]:
+    node = shutil.which("node")
+    if node is None:
+        raise WebError("parity needs Node.js (`node` on PATH)")
+    with tempfile.TemporaryDirectory() as d:
+        inp = Path(d) / "in.jsonl"
+        inp.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in items), encoding="utf-8")
+        cmd = [node, str(web / "parity.mjs"), str(model), str(inp)] + (["--tokens-only"] if tokens_only else [])
+        r = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8")
+    if r.returncode != 0:
+        raise WebError(f"node parity.mjs failed (exit {r.returncode}): {r.stderr.strip()[-2000:]}")
+    rows = [json.loads(l) for l in r.stdout.split("\n") if l.strip()]  # not splitlines: \x85, \u2028 sit raw in JSON
+    return {row["id"]: row for row in rows}
+
+
+def _python_margins(solver, enc) -> list[float]:
+    """Top-1 minus top-2 step score along the Python runtime's own greedy path (for mismatches)."""
+    import numpy as np
+
+    from edgemath.runtime.solver import collate_np
+
+    ids, att, pool, num_mask = collate_np([enc], solver.tok.pad_id)
+    q, qmask = solver.sessions["quantities.onnx"].run(None, {"hidden": solver.hidden(ids, att), "pool": pool, "num_mask": num_mask})
+    margins = []
+    for t in range(solver.max_steps):
+        scores, stop, cand = solver.sessions["step.onnx"].run(None, {"q": q, "q_mask": qmask})
+        flat = scores.reshape(-1)
+        top = np.sort(flat)[-2:]
+        margins.append(float(top[1] - top[0]))
+        best = int(flat.argmax())
+        if stop.reshape(-1)[best] > 0:
+            break
+        d = cand.shape[-1]
+        q = np.concatenate([q, cand.reshape(-1, d)[best][None, None]], 1)
+        qmask = np.concatenate([qmask, np.ones((1, 1), dtype=bool)], 1)
+    return margins
+
+
+def exact_int8_copy(model: Path, out: Path) -> Path:
+    """A copy of an int8 export whose MatMulInteger nodes compute in fp32 on integer values:
+    Cast(A) - a_zero, Cast(B) - b_zero, MatMul, Cast to int32. Every partial sum is an integer below
+    2**24, so the product is exact, as ONNX defines it and as onnxruntime-web's wasm kernels give it;
+    MLAS's AVX2 u8s8 kernel (vpmaddubsw) saturates its int16 pair sums, so native onnxruntime on a
+    CPU without VNNI does not. Everything else in the graphs is left alone. Needs `onnx`."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model, out = check_model_dir(model), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for f in MODEL_FILES:
+        if not f.endswith(".onnx"):
+            shutil.copy2(model / f, out / f)
+    for g in ("encoder.onnx", "quantities.onnx", "step.onnx"):
+        m = onnx.load(str(model / g))
+        inits = {i.name: i for i in m.graph.initializer}
+        nodes = []
+        for n in m.graph.node:
+            if n.op_type != "MatMulInteger":
+                nodes.append(n)
+                continue
+            if n.input[1] not in inits:
+                raise WebError(f"{g}: MatMulInteger {n.name} has a computed B; exact_int8_copy handles weight matrices only")
+            b = numpy_helper.to_array(inits[n.input[1]]).astype(np.int64)
+            if len(n.input) > 3 and n.input[3] in inits:
+                b = b - numpy_helper.to_array(inits[n.input[3]]).astype(np.int64)
+            bound = int(np.abs(b).sum(0).max()) * 255  # the largest |partial sum| one output can reach
+            if bound >= 2**24:
+                raise WebError(f"{g}: MatMulInteger {n.name} can sum to {bound}; fp32 is not exact beyond 2**24")
+            p = f"{n.output[0]}/exact"
+            side = []
+            for x, (val, zp) in enumerate([(n.input[0], n.input[2] if len(n.input) > 2 else ""),
+                                           (n.input[1], n.input[3] if len(n.input) > 3 else "")]):
+                nodes.append(helper.make_node("Cast", [val], [f"{p}/{x}f"], to=TensorProto.FLOAT))
+                cur = f"{p}/{x}f"
+                if zp:
+                    nodes.append(helper.make_node("Cast", [zp], [f"{p}/{x}zf"], to=TensorProto.FLOAT))
+                    nodes.append(helper.make_node("Sub", [cur, f"{p}/{x}zf"], [f"{p}/{x}c"]))
+                    cur = f"{p}/{x}c"
+                side.append(cur)
+            nodes.append(helper.make_node("MatMul", side, [f"{p}/y"]))
+            nodes.append(helper.make_node("Cast", [f"{p}/y"], [n.output[0]], to=TensorProto.INT32))
+        del m.graph.node[:]
+        m.graph.node.extend(nodes)
+        onnx.save(m, str(out / g))
+    return out
+
+
+def parity(model: Path, items: list[tuple[str, str]], tokens_only: bool = False, web: Path | None = None,
+           exact_int8: bool = False) -> dict:
+    """Python runtime vs web/src/edgemath.js in Node on the same texts: token ids, numbers (value,
+    span, text, percent), number-token spans, and (unless ``tokens_only``) equations, answers and
+    errors. Returns counts and every mismatch with what differed. ``exact_int8``: the Python side runs
+    :func:`exact_int8_copy` of the graphs (integer products exact, as in the wasm kernels)."""
+    from edgemath.runtime.solver import OnnxSolver
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    model = check_model_dir(model)
+    web = web or web_root()
+    if not tokens_only:
+        ensure_ort(web, print)
+    js = _node_rows(model, items, tokens_only, web)
+    meta = json.loads((model / "solver.json").read_text())
+    tok = ProblemTokenizer.from_file(model / "tokenizer.json", meta.get("max_length", 256))
+    exact_dir = None
+    if exact_int8 and not tokens_only:  # Python on the same graphs with exact integer products
+        exact_dir = tempfile.TemporaryDirectory()
+        py_model = exact_int8_copy(model, Path(exact_dir.name) / model.name)
+    else:
+        py_model = model
+    solver = None if tokens_only else OnnxSolver(py_model, threads=1)
+    res = {"problems": len(items), "unique_texts": len({t for _, t in items}), "tokens_equal": 0, "numbers_equal": 0,
+           "spans_equal": 0, "token_mismatches": [], "number_mismatches": []}
+    if not tokens_only:
+        res.update(equations_equal=0, answers_equal=0, errors_equal=0, equation_mismatches=[])
+    for pid, text in items:
+        row = js.get(pid)
+        if row is None:
+            raise WebError(f"node gave no row for {pid}")
+        enc = tok.encode(text)
+        nums = [[n.value, n.start, n.end, n.text, n.percent] for n in enc.numbers]
+        if enc.ids == row["ids"]:
+            res["tokens_equal"] += 1
+        else:
+            res["token_mismatches"].append({"id": pid, "text": text, "python": enc.ids, "js": row["ids"]})
+        if nums == row["numbers"]:
+            res["numbers_equal"] += 1
+        else:
+            res["number_mismatches"].append({"id": pid, "text": text, "python": nums, "js": row["numbers"]})
+        res["spans_equal"] += [list(s) for s in enc.spans] == row["spans"] and enc.truncated == row["truncated"]
+        if solver is None:
+            continue
+        sol = solver.solve_one(text)
+        same_eq = sol.prefix == row["prefix"] and sol.equation == row["equation"]
+        res["equations_equal"] += same_eq
+        res["answers_equal"] += sol.answer == row["answer"]
+        res["errors_equal"] += sol.error == row["error"]
+        if not same_eq or sol.answer != row["answer"] or sol.error != row["error"]:
+            py_margins = _python_margins(solver, enc) if enc.numbers and any(e > s for s, e in enc.spans) else []
+            res["equation_mismatches"].append({
+                "id": pid, "text": text, "python": {"prefix": sol.prefix, "answer": sol.answer, "error": sol.error, "margins": py_margins},
+                "js": {"prefix": row["prefix"], "answer": row["answer"], "error": row["error"], "margins": row["margins"]},
+                "cause": _cause(sol.prefix, row["prefix"], py_margins, row["margins"] or [])})
+    if exact_dir is not None:
+        exact_dir.cleanup()
+    res["python_graphs"] = "exact int8 products (exact_int8_copy)" if exact_int8 and not tokens_only else "as shipped"
+    return res
+
+
+def _cause(py: str | None, js: str | None, pm: list[float], jm: list[float]) -> str:
+    """Where the two greedy paths part and how close the step's top two scores were there."""
+    if py is None or js is None:
+        return "one side did not decode"
+    step = next((k for k in range(min(len(pm), len(jm))) if abs(pm[k] - jm[k]) > 1e-3), min(len(pm), len(jm)) - 1)
+    return (f"step {step + 1}: near tie between the two best (op, i, j) (top-1 minus top-2: Python {pm[step]:.4f}, "
+            f"JS {jm[step]:.4f}); int8 kernels of onnxruntime-web (wasm) and onnxruntime (native) round differently")
+
+
+def _main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m edgemath.web", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("parity", help="Python runtime vs the page's JavaScript (in Node) on ASDiv-A, MAWPS and GSM8K test")
+    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--tokens-only", action="store_true")
+    p.add_argument("--limit", type=int, default=None)
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--json", type=Path, default=None, help="write the whole report (every mismatch) here")
+    p.add_argument("--exact-int8", action="store_true", help="Python on the graphs with exact integer products (needs onnx)")
+    a = ap.parse_args(argv)
+    from edgemath.cli import default_model
+
+    items = parity_texts(a.data_dir)[: a.limit]
+    res = parity(a.model or default_model(), items, a.tokens_only, exact_int8=a.exact_int8)
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
+    summary = {k: v for k, v in res.items() if not isinstance(v, list)}
+    summary.update({k: len(v) for k, v in res.items() if isinstance(v, list)})
+    print(json.dumps(summary))
+    for m in res.get("equation_mismatches", []):
+        print(f"{m['id']}: python {m['python']['prefix']} | js {m['js']['prefix']} | {m['cause']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
