@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgemath.e5_vocab import META, prune_for
 from edgemath.manifest import file_sha256, fresh_dir, swap_into_place, write_manifest
 
 E5_FILE = "e5-small-q4.bin"
-META = "\u2581"  # SentencePiece's word-start marker
 QK = 32
 _BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (QK // 2,))])  # 18 bytes
 
@@ -298,8 +298,6 @@ def run(cfg: E5Config, console=None) -> Path:
     q4 = read_q4(src)
     tok, keep, pruning = build_tokenizer(q4), None, {}
     if splits:
-        from edgemath.e5_vocab import prune_for
-
         keep, tok, pruning = prune_for(tok, splits, console)
     weights = {k: torch.from_numpy(v) for k, v in state_dict(q4, keep).items()}
     tmp = fresh_dir(cfg.out)

@@ -26,7 +26,10 @@ import json
 import numpy as np
 
 from edgemath.data import DataError
-from edgemath.e5 import META
+
+META = "\u2581"
+"""SentencePiece's word-start marker (edgemath.e5 builds the tokenizer with it); defined here, the
+lower of the two modules, so the import stage uses its vocabulary helper and not the reverse."""
 
 FALLBACK = "".join(map(chr, [*range(0x20, 0x7F), *range(0xA0, 0x250), *range(0x2010, 0x2028),
                              *range(0x3000, 0x3040), *range(0xFF01, 0xFF5F), *range(0x3400, 0x4DC0),
