@@ -225,9 +225,9 @@ def export(
 
 
 def default_model() -> Path:
-    """models/default: inside the installed package, else beside the source tree."""
-    installed = Path(__file__).resolve().parent / "models" / "default"
-    return installed if installed.is_dir() else Path(__file__).resolve().parent.parent / "models" / "default"
+    from edgemath.runtime.solver import default_model_dir
+
+    return default_model_dir()
 
 
 
@@ -339,11 +339,13 @@ def demo(
     epochs: int = typer.Option(6, help="Teacher epochs."),
     encoder: Optional[str] = typer.Option(None, help="BERT-family checkpoint dir (default: all-MiniLM-L6-v2 package)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    shipped: Optional[Path] = typer.Option(None, help="Export shown beside the pipeline's student (default: models/default)."),
 ):
-    """The whole pipeline on the embedded data in ~5 minutes: train, compress, export int8, solve."""
+    """The whole pipeline on the embedded data in ~5 minutes: train, compress, export int8, solve;
+    then the showcase problems through this run's student and the shipped model, side by side."""
     from edgemath.demo import DemoConfig, run
 
-    run(DemoConfig(out=out_dir, encoder=encoder, limit=limit, epochs=epochs, device=device), err)
+    run(DemoConfig(out=out_dir, encoder=encoder, limit=limit, epochs=epochs, device=device, shipped=shipped), err)
 
 
 @app.command("scratch-encoder")

@@ -38,6 +38,12 @@ class Solution:
     warning: str | None = None
 
 
+def default_model_dir() -> Path:
+    """The shipped models/default: ``edgemath/models/default`` in an installed package and
+    ``models/default`` in the source tree, both one folder above this one."""
+    return Path(__file__).resolve().parents[1] / "models" / "default"
+
+
 def check_model_dir(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_dir():

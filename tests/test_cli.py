@@ -81,8 +81,11 @@ def test_compress_schedule_flags_reach_the_config(tmp_path):
 
 def test_demo_end_to_end_tiny(tiny_encoder, tmp_path):
     pytest.importorskip("torch")
+    from edgemath.demo import SHOWCASE
+
     res = runner.invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--encoder", str(tiny_encoder),
                               "--limit", "24", "--epochs", "1", "--device", "cpu"])
     assert res.exit_code == 0, res.output
-    assert "student (int8" in res.output and "teacher fp32 vs student int8" in res.output
+    assert "teacher fp32 vs student int8" in res.output and "shipped models/default" in res.output
+    assert f"shipped models/default: {len(SHOWCASE)}/{len(SHOWCASE)} showcase problems right" in res.output
     assert (tmp_path / "demo" / "exports" / "student-int8" / "encoder.onnx").is_file()
