@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-
+from edgemath.encoder_shapes import load_encoder
 from edgemath.manifest import fresh_dir, swap_into_place
 from edgemath.model import DecoderConfig, Solver
 from edgemath.runtime.tokenize import ProblemTokenizer
@@ -67,8 +67,6 @@ def read_solver_meta(path: Path) -> tuple[dict, int]:
 
 def load_solver(path: Path, device: str = "cpu") -> tuple[Solver, ProblemTokenizer]:
     from safetensors.torch import load_file
-
-    from edgemath.compress.ffn import load_encoder
 
     ckpt = check_checkpoint_dir(path)
     meta, max_length = read_solver_meta(path)

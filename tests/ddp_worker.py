@@ -21,8 +21,8 @@ splits = load_splits("asdiv-a:0")
 examples, _ = make_examples(splits.train.problems[:48], tok, teacher.cfg)
 cfg = CompressConfig(teacher=teacher_dir, prune_heads=0.5, prune_ffn=0.5, rounds=1, epochs=1, batch_size=8, refresh_every=1,
                      max_steps=3, device="cpu")
-masks0 = (torch.ones(2, 4, dtype=torch.bool), torch.ones(2, 64, dtype=torch.bool))
-student, (mask, ffn), info = run_round(1, cfg, teacher, masks0, tok, examples, splits.dev.problems[:16], "cpu",
+masks0 = {"heads": torch.ones(2, 4, dtype=torch.bool), "ffn": torch.ones(2, 64, dtype=torch.bool)}
+student, masks, info = run_round(1, cfg, teacher, masks0, tok, examples, splits.dev.problems[:16], "cpu",
                                 Console(stderr=True))
 checksum = float(sum(p.double().sum() for p in student.parameters()))
-(out / f"rank{rank}.json").write_text(json.dumps({"world": n, "mask": mask.int().tolist(), "ffn": ffn.int().tolist(), "checksum": checksum}))
+(out / f"rank{rank}.json").write_text(json.dumps({"world": n, "mask": masks["heads"].int().tolist(), "ffn": masks["ffn"].int().tolist(), "checksum": checksum}))

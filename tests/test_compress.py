@@ -138,3 +138,25 @@ def test_ddp_two_cpu_ranks_agree_on_masks(tiny_teacher, tmp_path):
     assert r0["mask"] == r1["mask"] and sum(map(sum, r0["mask"])) == 4
     assert r0["ffn"] == r1["ffn"] and sum(map(sum, r0["ffn"])) == 64
     assert r0["checksum"] == pytest.approx(r1["checksum"], rel=1e-9)
+
+
+def test_random_scorer_run_keeps_the_structure_it_always_kept(tiny_teacher, tmp_path):
+    """With ``--scorer random`` every choice (layers, heads, FFN neurons) is a pure function of the
+    seeds, the schedule and the shapes, not of weights or kernels: these are the units the stage
+    kept before the pruners went behind one protocol (recorded on the code of 2786766), so a
+    refactor that changes seeds, schedule, selection or layer bookkeeping fails here."""
+    from edgemath.compress.run import CompressConfig, run
+
+    out = run(CompressConfig(teacher=tiny_teacher, data="asdiv-a:0", out=tmp_path / "s", scorer="random", drop_layers=1,
+                             prune_heads=0.5, prune_ffn=0.5, rounds=2, limit=32, max_steps=3, epochs=1, batch_size=8,
+                             refresh_every=1, device="cpu"))
+
+    def bits(kept):  # FFN neurons kept per layer, as a 64-bit mask in hex
+        return [format(sum(1 << i for i in k), "016x") for k in kept]
+
+    rounds = [json.loads((out / "rounds" / f"round{r}" / "round.json").read_text()) for r in (1, 2)]
+    assert [r["layers_kept"] for r in rounds] == [[0, 1], [0]]
+    assert [r["mask"] for r in rounds] == [[[1, 0, 1, 1], [0, 1, 1, 1]], [[1, 0, 1, 0]]]
+    assert [bits(r["ffn_kept"]) for r in rounds] == [["effd9bbdbdd6b9a5", "7faffbdf73bbd77f"], ["e6f847f1b238251a"]]
+    m = json.loads((out / "manifest.json").read_text())["metrics"]
+    assert (m["pruned_heads"], m["ffn_widths"], m["layers_kept"]) == ({"0": [1, 3]}, [32], [0])

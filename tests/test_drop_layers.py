@@ -56,7 +56,7 @@ def test_dropped_layers_of_a_baked_student_reload_and_match(tiny_student, tmp_pa
 
 
 def test_layers_split_over_rounds():
-    from edgemath.compress.run import layers_in_round
+    from edgemath.compress.layers import layers_in_round
 
     for n in range(5):
         for rounds in range(1, 5):

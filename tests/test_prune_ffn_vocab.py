@@ -5,8 +5,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgemath.compress.ffn import bake_ffn, ffn_gates, ffn_scores, load_encoder
+from edgemath.compress.ffn import bake_ffn, ffn_gates, ffn_scores
 from edgemath.compress.structure import encoder_flops, param_counts
+from edgemath.encoder_shapes import load_encoder
 
 
 def _inputs():

@@ -8,24 +8,30 @@ barely moves latency. Masks are (L, F) bool tensors over the *original* neurons 
   (activation on real tokens of training batches times the norm of its output column): weights
   and activations together, in units that compare across layers, so one global ranking works.
 - Bake: slice the intermediate dense rows and output dense columns. Widths then differ per
-  layer, which a BertConfig cannot say: ``config.intermediate_sizes`` records them and
-  ``load_encoder`` rebuilds the layers at those widths before loading the weights.
+  layer, which a BertConfig cannot say: they are recorded in the config and reloaded by
+  ``edgemath.encoder_shapes.load_encoder`` (the model layer: checkpoints load without compress).
+
+``FFNPruner`` puts these behind the pruner protocol (edgemath/compress/pruner.py).
 """
 from __future__ import annotations
 
 from contextlib import contextmanager
-from pathlib import Path
 
 import torch
 from torch import nn
 
+from edgemath.encoder_shapes import record_ffn_widths
+from edgemath.layout import layout_of
+
 
 def ffn_shape(encoder) -> tuple[int, int]:
-    widths = {layer.intermediate.dense.out_features for layer in encoder.encoder.layer}
+    lay = layout_of(encoder)
+    layers = lay.layer_list(encoder)
+    widths = {lay.ffn_width(layer) for layer in layers}
     if len(widths) != 1:
         raise ValueError(f"FFN pruning needs equal FFN widths per layer, this encoder has {sorted(widths)}: "
                          "prune the FFN of the original teacher instead")
-    return len(encoder.encoder.layer), widths.pop()
+    return len(layers), widths.pop()
 
 
 @contextmanager
@@ -34,10 +40,11 @@ def ffn_gates(encoder, mask: torch.Tensor | None):
     if mask is None or bool(mask.all()):
         yield
         return
-    hooks = []
-    for l, layer in enumerate(encoder.encoder.layer):
-        gate = mask[l].to(device=layer.intermediate.dense.weight.device, dtype=layer.intermediate.dense.weight.dtype)
-        hooks.append(layer.intermediate.register_forward_hook(lambda m, i, out, g=gate: out * g))
+    hooks, lay = [], layout_of(encoder)
+    for l, layer in enumerate(lay.layer_list(encoder)):
+        w = lay.ffn_in_of(layer).weight
+        gate = mask[l].to(device=w.device, dtype=w.dtype)
+        hooks.append(lay.ffn_act_of(layer).register_forward_hook(lambda m, i, out, g=gate: out * g))
     try:
         yield
     finally:
@@ -49,8 +56,9 @@ def ffn_gates(encoder, mask: torch.Tensor | None):
 def ffn_scores(solver, batches, device) -> torch.Tensor:
     """(L, F) mean |activation| on real tokens x output-column norm, on the ungated model;
     activations summed over all processes under torch.distributed so every rank agrees."""
-    layers = solver.encoder.encoder.layer
-    sums = [torch.zeros(layer.intermediate.dense.out_features) for layer in layers]
+    lay = layout_of(solver.encoder)
+    layers = lay.layer_list(solver.encoder)
+    sums = [torch.zeros(lay.ffn_width(layer)) for layer in layers]
     state = {"mask": None}
 
     def record(l):
@@ -59,7 +67,7 @@ def ffn_scores(solver, batches, device) -> torch.Tensor:
             sums[l] += (out.abs() * m).sum((0, 1)).float().cpu()
         return hook
 
-    hooks = [layer.intermediate.register_forward_hook(record(l)) for l, layer in enumerate(layers)]
+    hooks = [lay.ffn_act_of(layer).register_forward_hook(record(l)) for l, layer in enumerate(layers)]
     was, count = solver.training, torch.zeros(())
     solver.eval()
     try:
@@ -77,7 +85,7 @@ def ffn_scores(solver, batches, device) -> torch.Tensor:
         both = torch.cat([act.flatten(), count.view(1)])
         torch.distributed.all_reduce(both)
         act, count = both[:-1].view_as(act), both[-1]
-    norms = torch.stack([layer.output.dense.weight.float().norm(dim=0).cpu() for layer in layers])
+    norms = torch.stack([lay.ffn_out_of(layer).weight.float().norm(dim=0).cpu() for layer in layers])
     return act / count.clamp_min(1.0) * norms
 
 
@@ -99,31 +107,54 @@ def bake_ffn(encoder, mask: torch.Tensor) -> list[int]:
         raise ValueError(f"FFN mask shape {tuple(mask.shape)} does not match the encoder's ({layers}, {width})")
     if (mask.sum(1) == 0).any():
         raise ValueError("every layer must keep at least one FFN neuron")
-    for l, layer in enumerate(encoder.encoder.layer):
+    lay = layout_of(encoder)
+    for l, layer in enumerate(lay.layer_list(encoder)):
         keep = mask[l].nonzero().flatten()
-        layer.intermediate.dense = _slice_linear(layer.intermediate.dense, keep, 0)
-        layer.output.dense = _slice_linear(layer.output.dense, keep, 1)
+        lay.set_ffn(layer, _slice_linear(lay.ffn_in_of(layer), keep, 0), _slice_linear(lay.ffn_out_of(layer), keep, 1))
     widths = [int(x) for x in mask.sum(1)]
-    encoder.config.intermediate_sizes = widths
+    record_ffn_widths(encoder.config, widths)
     return widths
 
 
-def load_encoder(path: Path):
-    """A BERT-family encoder from a checkpoint directory, uneven FFN widths included."""
-    from safetensors.torch import load_file
-    from transformers import AutoConfig, AutoModel
+class FFNPruner:
+    """FFN neurons, scored by their contribution to the residual stream, ranked globally with at
+    least one per layer, gated by forward hooks, baked by slicing the two projections."""
 
-    config = AutoConfig.from_pretrained(path)
-    widths = getattr(config, "intermediate_sizes", None)
-    if not widths:
-        return AutoModel.from_pretrained(path, use_safetensors=True, add_pooling_layer=False,
-                                         attn_implementation="eager")
-    config._attn_implementation = "eager"
-    encoder = AutoModel.from_config(config, add_pooling_layer=False)  # applies config.pruned_heads
-    if len(widths) != len(encoder.encoder.layer):
-        raise ValueError(f"{path}: intermediate_sizes has {len(widths)} entries for {len(encoder.encoder.layer)} layers")
-    for layer, f in zip(encoder.encoder.layer, widths):
-        layer.intermediate.dense = nn.Linear(config.hidden_size, f)
-        layer.output.dense = nn.Linear(f, config.hidden_size)
-    encoder.load_state_dict(load_file(str(Path(path) / "model.safetensors")), strict=True)
-    return encoder.eval()
+    name, when, seed = "ffn", "train", 1000
+
+    def __init__(self, cfg):
+        self.ratio = cfg.prune_ffn
+        self.active = self.ratio > 0
+
+    def start(self, encoder, where) -> torch.Tensor:
+        return torch.ones(ffn_shape(encoder), dtype=torch.bool)  # raises on uneven widths
+
+    def shape(self, encoder) -> tuple[int, int]:
+        return ffn_shape(encoder)
+
+    def score(self, ev) -> torch.Tensor:
+        return ffn_scores(ev.solver, ev.batches, ev.device)
+
+    def select(self, scores: torch.Tensor, ratio: float) -> torch.Tensor:
+        from edgemath.compress.schedule import select_heads
+
+        return select_heads(scores, ratio, min_per_layer=1)
+
+    @contextmanager
+    def gate(self, encoder, mask: torch.Tensor):
+        with ffn_gates(encoder, mask):
+            yield {}
+
+    def bake(self, target, mask: torch.Tensor) -> list[int]:
+        return bake_ffn(target.encoder, mask.cpu())
+
+    def save(self, mask) -> dict:
+        return {"ffn_kept": None if mask is None else [m.nonzero().flatten().tolist() for m in mask]}
+
+    def load(self, info: dict, encoder):
+        if info.get("ffn_kept") is None:
+            return None
+        mask = torch.zeros(ffn_shape(encoder), dtype=torch.bool)
+        for l, kept in enumerate(info["ffn_kept"]):
+            mask[l, kept] = True
+        return mask

@@ -5,11 +5,16 @@ LayerNorms, the residual adds, one kernel launch per op: at batch 1 a small laye
 mostly those). A layer's importance is its Block Influence (Men et al. 2024, "ShortGPT"): the mean
 over real tokens of ``1 - cos(h_in, h_out)``, how much the layer turns the residual stream. A
 layer that barely turns it is the cheapest to lose; distillation then recovers the rest.
+``LayerPruner`` puts these behind the pruner protocol (edgemath/compress/pruner.py): it cuts at the
+start of each round, its share of ``--drop-layers``, and the other masks follow the kept rows.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+from edgemath.encoder_shapes import keep_layer_records
+from edgemath.layout import layout_of
 
 
 @torch.no_grad()
@@ -46,17 +51,55 @@ def layers_to_keep(scores: torch.Tensor, n_drop: int) -> list[int]:
 
 
 def drop_layers(encoder, keep: list[int]) -> None:
-    """Keep only layers ``keep`` of a BERT-family encoder, in place. The config follows (layer
-    count, and the per-layer records edgemath and transformers key by index: ``pruned_heads``,
+    """Keep only layers ``keep`` of an encoder, in place. The config follows (layer count, and the
+    per-layer records edgemath and transformers key by index: ``pruned_heads``,
     ``intermediate_sizes``), so the result saves and reloads like any checkpoint."""
-    cfg = encoder.config
-    layers = encoder.encoder.layer
-    encoder.encoder.layer = nn.ModuleList(layers[l] for l in keep)
-    for new, layer in enumerate(encoder.encoder.layer):
-        layer.attention.self.layer_idx = new  # read only by generation caches; kept consistent
-    cfg.num_hidden_layers = len(keep)
-    if cfg.pruned_heads:
-        cfg.pruned_heads = {new: cfg.pruned_heads[old] for new, old in enumerate(keep) if old in cfg.pruned_heads}
-    widths = getattr(cfg, "intermediate_sizes", None)
-    if widths:
-        cfg.intermediate_sizes = [widths[l] for l in keep]
+    lay = layout_of(encoder)
+    layers = lay.layer_list(encoder)
+    lay.set_layers(encoder, nn.ModuleList(layers[l] for l in keep))
+    for new, layer in enumerate(lay.layer_list(encoder)):
+        attention = lay.attention_of(layer)
+        if hasattr(attention, "layer_idx"):
+            attention.layer_idx = new  # read only by generation caches; kept consistent
+    keep_layer_records(encoder.config, keep)
+
+
+def layers_in_round(n_layers: int, k: int, rounds: int) -> int:
+    """Layers dropped in round k: the way to ``n_layers`` split evenly over the rounds."""
+    return round(n_layers * k / rounds) - round(n_layers * (k - 1) / rounds)
+
+
+class LayerPruner:
+    """Whole layers, scored by Block Influence under the masks in force, the lowest dropped at
+    the start of each round (``amount``: how many), cut at once: nothing to gate."""
+
+    name, when, seed = "layers", "round", 2000
+
+    def __init__(self, cfg):
+        self.total, self.rounds = cfg.drop_layers, cfg.rounds
+        self.active = self.total > 0
+
+    def start(self, encoder, where) -> None:
+        n = len(layout_of(encoder).layer_list(encoder))
+        if self.total >= n:
+            raise ValueError(f"--drop-layers {self.total}: the teacher has {n} layers and at least one must stay")
+
+    def amount(self, k: int) -> int:
+        return layers_in_round(self.total, k, self.rounds)
+
+    def shape(self, encoder) -> tuple[int]:
+        return (len(layout_of(encoder).layer_list(encoder)),)
+
+    def score(self, ev) -> torch.Tensor:
+        with ev.masked() as kwargs:
+            return layer_scores(ev.solver, ev.batches, ev.device, kwargs.get("head_mask"))
+
+    def select(self, scores: torch.Tensor, n_drop: int) -> list[int]:
+        return layers_to_keep(scores, n_drop)
+
+    def gate(self, encoder, keep):
+        raise TypeError("layers are cut at the start of a round, never gated")
+
+    def bake(self, target, keep: list[int]) -> list[int]:
+        drop_layers(target.encoder, keep)
+        return keep

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+from edgemath.layout import layout_of
+
 
 def normalise(x: torch.Tensor) -> torch.Tensor:
     lo, hi = x.min(), x.max()
@@ -22,16 +24,16 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
 
 def weight_norm_scores(encoder) -> torch.Tensor:
     """(L, H) norms of each head's Q/K/V rows and output-projection columns."""
-    cfg = encoder.config
-    layers = encoder.encoder.layer
+    cfg, lay = encoder.config, layout_of(encoder)
+    layers = lay.layer_list(encoder)
     h, dh = cfg.num_attention_heads, cfg.hidden_size // cfg.num_attention_heads
     out = torch.zeros(len(layers), h)
     for l, layer in enumerate(layers):
-        att = layer.attention
+        qkv, o = lay.qkv_of(layer), lay.attn_out_of(layer)
         for k in range(h):
             rows = slice(k * dh, (k + 1) * dh)
-            sq = sum(w.weight[rows].float().pow(2).sum() for w in (att.self.query, att.self.key, att.self.value))
-            sq = sq + att.output.dense.weight[:, rows].float().pow(2).sum()
+            sq = sum(w.weight[rows].float().pow(2).sum() for w in qkv)
+            sq = sq + o.weight[:, rows].float().pow(2).sum()
             out[l, k] = sq.sqrt().detach().cpu()
     return out
 

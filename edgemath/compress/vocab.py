@@ -15,10 +15,13 @@ A word whose original pieces all survive keeps its exact segmentation (greedy lo
 the same pieces), so texts of the corpus encode to the same vectors as before. Position rows past
 the tokenizer's length limit go too. Ids are remapped
 in their old order, so [PAD] stays 0. ``unk_rate`` measures what unseen text loses.
+``VocabPruner`` puts these behind the pruner protocol (edgemath/compress/pruner.py): it acts after
+the bake, on the baked model, with no training.
 """
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable
 
@@ -42,19 +45,28 @@ def _counts(tok: ProblemTokenizer, texts: Iterable[str]) -> Counter:
     return Counter(i for enc in tok.tok.encode_batch(list(texts)) for i in enc.ids)
 
 
+def vocab_scores(tok: ProblemTokenizer, texts: Iterable[str], wider: Iterable[str] = (), min_count: int = 2,
+                 text_min_count: int = 1) -> dict[int, float]:
+    """Per token id, the times a sample holds it over the times that sample asks for (1 and more:
+    kept): ``text_min_count`` for ``texts``, ``min_count`` for the ``wider`` sample, the better of
+    the two; the specials and the Latin single-character pieces score infinity."""
+    scores: dict[int, float] = {}
+    for sample, least in ((texts, text_min_count), (wider, min_count)):
+        for i, n in _counts(tok, sample).items():
+            scores[i] = max(scores.get(i, 0.0), n / least)
+    for piece, i in _vocab(tok.tok).items():
+        bare = piece[2:] if piece.startswith("##") else piece
+        if (len(bare) == 1 and ord(bare) < FALLBACK_BELOW) or piece in SPECIALS:
+            scores[i] = math.inf
+    return scores
+
+
 def needed_ids(tok: ProblemTokenizer, texts: Iterable[str], wider: Iterable[str] = (), min_count: int = 2,
                text_min_count: int = 1) -> list[int]:
     """Sorted ids to keep: tokens seen at least ``text_min_count`` times in ``texts`` (1: all),
     at least ``min_count`` times in the ``wider`` sample, the specials, and Latin
     single-character pieces."""
-    keep: set[int] = set()
-    for sample, least in ((texts, text_min_count), (wider, min_count)):
-        keep.update(i for i, n in _counts(tok, sample).items() if n >= least)
-    for piece, i in _vocab(tok.tok).items():
-        bare = piece[2:] if piece.startswith("##") else piece
-        if (len(bare) == 1 and ord(bare) < FALLBACK_BELOW) or piece in SPECIALS:
-            keep.add(i)
-    return sorted(keep)
+    return sorted(i for i, s in vocab_scores(tok, texts, wider, min_count, text_min_count).items() if s >= 1)
 
 
 def remap_tokenizer(tok: ProblemTokenizer, keep: list[int]) -> ProblemTokenizer:
@@ -118,3 +130,46 @@ def unk_rate(tok: ProblemTokenizer, texts: Iterable[str]) -> dict[str, float]:
         n += len(ids)
         n_unk += sum(i == unk for i in ids)
     return {"tokens": n, "unknown": n_unk, "rate": n_unk / max(n, 1)}
+
+
+class VocabPruner:
+    """Word-embedding rows, scored by how often the training texts and a wider English sample
+    (GSM8K train) use each token, the rarer ones dropped after the bake, with the positions past
+    the tokenizer's limit; the tokenizer is renumbered to match."""
+
+    name, when, seed = "vocab", "after", None  # --scorer does not apply: counts are the evidence
+
+    def __init__(self, cfg):
+        self.active, self.data_dir = cfg.prune_vocab, cfg.data_dir
+        self.min_count, self.train_min_count = cfg.vocab_min_count, cfg.vocab_train_min_count
+        self.wider: list[str] | None = None
+
+    def start(self, encoder, where) -> None:
+        """Reads the wider sample now: a missing one fails before training, not after."""
+        from edgemath.data import gsm8k_texts
+
+        self.wider = gsm8k_texts("train", self.data_dir, answers=True)
+
+    def shape(self, encoder) -> tuple[int]:
+        return (encoder.config.vocab_size,)
+
+    def score(self, ev) -> dict[int, float]:
+        return vocab_scores(ev.tok, ev.texts, self.wider, self.min_count, self.train_min_count)
+
+    def select(self, scores: dict[int, float], least: float = 1.0) -> list[int]:
+        return sorted(i for i, s in scores.items() if s >= least)
+
+    def gate(self, encoder, keep):
+        raise TypeError("the vocabulary is cut after the bake, never gated")
+
+    def bake(self, target, keep: list[int]) -> dict:
+        """Cut rows and positions from ``target.encoder``, renumber ``target.tok``; [UNK] rates on
+        GSM8K test before and after (text the solver has never seen)."""
+        from edgemath.data import gsm8k_texts
+
+        before, of = target.tok, target.encoder.config.vocab_size
+        target.tok = prune_vocab(target.encoder, before, keep)
+        positions = trim_positions(target.encoder, before.max_length)
+        unseen = gsm8k_texts("test", self.data_dir)
+        return {"kept": len(keep), "of": of, "positions": positions,
+                "gsm8k_test_unk": unk_rate(target.tok, unseen), "gsm8k_test_unk_before": unk_rate(before, unseen)}
