@@ -1,6 +1,6 @@
 """Markdown tables of the compress experiments (bench/asdiv_compress.sh) from their manifests.
 
-    python bench/compress_tables.py runs > bench/results/asdiv-a-fold0-compress.md
+    python bench/history/compress_tables.py runs > bench/results/asdiv-a-fold0-compress.md
 """
 from __future__ import annotations
 

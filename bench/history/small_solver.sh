@@ -10,7 +10,7 @@
 # QUEUE=e the same student at larger encoder learning rates, QUEUE=f the best of them with another seed (session 6),
 # QUEUE=g heads only vs heads + FFN vs heads + FFN + vocabulary from one rebuilt teacher, side by side (session 8).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 EM=${EM:-.venv/bin/edgemath}
 R=${R:-runs/small}
 RUNS=${RUNS:-runs}
@@ -90,25 +90,25 @@ case "${QUEUE:-all}" in
   c) queue_c ;;
   d) queue_d
      $EM bench $(exports "$T0" "$R/h0.4-f0.85-e24-v" "$R/v3-h0.4-f0.85-e24" "$R/v3m25-h0.3-f0.85-e24") --data asdiv-a:0 \
-       --threads 1 --problems 238 --out bench/results/small-solver-d-asdiv-a-0.json
+       --threads 1 --problems 238 --out bench/results/history/small-solver-d-asdiv-a-0.json
      exit 0 ;;
   e) queue_e
      $EM bench $(exports "$T0" "$R/v3-h0.4-f0.85-e24" "$R/v3-h0.4-f0.85-e24-elr8e-05" "$R/v3-h0.4-f0.85-e24-elr2e-04") \
-       --data asdiv-a:0 --threads 1 --problems 238 --out bench/results/small-solver-e-asdiv-a-0.json
+       --data asdiv-a:0 --threads 1 --problems 238 --out bench/results/history/small-solver-e-asdiv-a-0.json
      exit 0 ;;
   f) queue_f
      $EM bench $(exports "$T0" "$R/v3-h0.4-f0.85-e24-elr2e-04" "$R/v3-h0.4-f0.85-e24-elr2e-04-s1") --data asdiv-a:0 \
-       --threads 1 --problems 238 --out bench/results/small-solver-f-asdiv-a-0.json
+       --threads 1 --problems 238 --out bench/results/history/small-solver-f-asdiv-a-0.json
      exit 0 ;;
   g) queue_g
      $EM bench $(exports "$T0" "$T" "$R/g-h0.4" "$R/g-h0.4-f0.85" "$R/g-h0.4-f0.85-v") --data asdiv-a:0 \
-       --threads 1 --problems 238 --out bench/results/small-solver-g-asdiv-a-0.json
+       --threads 1 --problems 238 --out bench/results/history/small-solver-g-asdiv-a-0.json
      exit 0 ;;
   *) queue_a & queue_b & queue_c & wait ;;
 esac
 [ "${QUEUE:-all}" = all ] || exit 0
 $EM bench $(exports "$T0" "$T" "$R/h0.5-f0.9-v" "$R/h0.6-f0.9-v" "$R/h0.3-f0.9-v") --data asdiv-a:0 --threads 1 \
-  --problems 238 --out bench/results/small-solver-asdiv-a-0.json
+  --problems 238 --out bench/results/history/small-solver-asdiv-a-0.json
 # the later student, side by side with the original teacher
 $EM bench $(exports "$T0" "$R/h0.4-f0.85-e24-v") --data asdiv-a:0 --threads 1 --problems 238 \
-  --out bench/results/small-solver-e24-asdiv-a-0.json
+  --out bench/results/history/small-solver-e24-asdiv-a-0.json

@@ -1,7 +1,7 @@
 """Which int8 (or 4-bit) choice costs how much accuracy and size: quantize an fp32 export's graphs
 in several ways and score each on the dev set with the runtime.
 
-    python bench/int8_variants.py exports/teacher-fp32 asdiv-a:0
+    python bench/history/int8_variants.py exports/teacher-fp32 asdiv-a:0
 
 The 4-bit rows are weight-only blockwise quantization (ONNX Runtime's MatMulNBits and
 GatherBlockQuantized, symmetric, one fp32 scale per block) of all three graphs: how far below the

@@ -5,7 +5,7 @@
 # round, alpha 0) at 2e-4 on the folds where 2e-5 lost most, next to the report's runs at 2e-5
 # (runs/report/asdiv-a-F/heads{0.3,0.5}-a0-r1). One thread; resumable (finished runs skipped).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 EM=${EM:-.venv/bin/edgemath}
 RUNS=${RUNS:-runs}
 mkdir -p "$RUNS/logs"

@@ -5,7 +5,7 @@
 #   bash bench/asdiv_compress.sh            # everything
 #   QUEUE=a bash bench/asdiv_compress.sh    # only queue a (or b)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 EM=${EM:-.venv/bin/edgemath}
 RUNS=${RUNS:-runs}
 TEACHER=${TEACHER:-$RUNS/teacher-asdiv-a-0}

@@ -5,7 +5,7 @@
 # skipped. Needs runs/teacher-asdiv-a-0 (`edgemath train --data asdiv-a:0 --out
 # runs/teacher-asdiv-a-0 --epochs 30`).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 EM=${EM:-.venv/bin/edgemath}
 T=${T:-runs/teacher-asdiv-a-0}
 R=${R:-runs/layers}
@@ -51,7 +51,7 @@ for run in "$T" ${variants[@]/#/$R/} ${vocab_variants[@]/#/$R/}; do
     exports+=("$run/export-$p")
   done
 done
-# All dev problems timed; the exports take turns problem by problem (bench/results/layers-asdiv-a-0.json
+# All dev problems timed; the exports take turns problem by problem (bench/results/history/layers-asdiv-a-0.json
 # is the earlier run of this script, 6-epoch students only, timed one export after another).
 $EM bench "${exports[@]}" --data asdiv-a:0 --threads 1 --problems 238 \
-  --out bench/results/layers-interleaved-asdiv-a-0.json
+  --out bench/results/history/layers-interleaved-asdiv-a-0.json

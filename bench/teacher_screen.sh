@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# docs/results.md "Recipe screening": teacher recipes on ASDiv-A folds, one `edgemath train` per
+# recipe and fold, then `python bench/teacher_screen_table.py runs/screen` prints the table (mean
+# ± sd over folds, each row against the baseline) and writes bench/results/teacher-screen.json.
+# Every run is resumable (--resume; a killed run goes on from its last finished epoch) and skipped
+# once finished. Two processes at one thread each use both cores.
+#   FOLDS="0 1" RECIPES="elr2e-4 elr2e-4-eq4" bash bench/teacher_screen.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EM=${EM:-.venv/bin/edgemath}
+DATA=${DATA:-asdiv-a}
+OUT=${OUT:-runs/screen}
+FOLDS=${FOLDS:-0 1}
+RECIPES=${RECIPES:-baseline elr2e-4 elr2e-4-eq4}
+flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs 30`
+  case $1 in
+    baseline) echo "" ;;
+    elr2e-4) echo "--encoder-lr 2e-4" ;;
+    elr2e-4-eq4) echo "--encoder-lr 2e-4 --equivalents 4" ;;
+    elr2e-4-b32) echo "--encoder-lr 2e-4 --batch-size 32" ;;
+    *) echo "unknown recipe $1" >&2; return 1 ;;
+  esac
+}
+mkdir -p "$OUT"
+for recipe in $RECIPES; do
+  f=$(flags "$recipe")
+  for fold in $FOLDS; do
+    run=$OUT/$recipe-f$fold
+    [ -f "$run/manifest.json" ] && { echo "skip $run (done)"; continue; }
+    echo "$(date +%T) start $run"
+    OMP_NUM_THREADS=1 $EM train --data "$DATA:$fold" --epochs 30 $f --out "$run" --resume > "$run.log" 2>&1 &
+  done
+  wait
+done
