@@ -70,6 +70,9 @@ def train(
     quantity_layers: int = typer.Option(TrainConfig.quantity_layers, help="Self-attention layers over the quantities (0: off).", rich_help_panel="Model"),
     const_min_count: int = typer.Option(TrainConfig.const_min_count, help="A constant joins the decoder when this many training equations use it "
                                         "(every step scores all pairs of numbers and constants).", rich_help_panel="Model"),
+    augment: str = typer.Option(TrainConfig.augment, help="Add one exact copy of each training problem per transform: "
+                                "distractor (an unused number), resample (new numbers, answer recomputed), question "
+                                "(rephrased); comma-separated.", rich_help_panel="Data"),
     equivalents: int = typer.Option(TrainConfig.equivalents, help="Teach up to K equivalent forms of each gold equation "
                                     "(commutative/associative rewrites), one drawn per epoch (1: the annotated form only).",
                                     rich_help_panel="Data"),
@@ -89,7 +92,7 @@ def train(
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, init=str(init) if init else None, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, hidden=hidden, quantity_layers=quantity_layers,
-                          const_min_count=const_min_count, equivalents=equivalents, resume=resume, time_budget=time_budget)
+                          const_min_count=const_min_count, augment=augment, equivalents=equivalents, resume=resume, time_budget=time_budget)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError, FileExistsError) as e:
         _fail(str(e))

@@ -31,6 +31,9 @@ class TrainConfig(LoopSettings):
     max_length: int = 256
     const_min_count: int = 2
     """A constant joins the decoder's set when it occurs in at least this many training equations."""
+    augment: str = ""
+    """Comma-separated transforms adding one exact copy of each training problem (``edgemath.augment``:
+    distractor, resample, question); empty: none."""
     equivalents: int = 1
     """Equivalent forms of each gold equation to teach, one drawn per epoch (1: the annotated one)."""
     time_budget: float | None = None
@@ -43,6 +46,11 @@ class TrainConfig(LoopSettings):
             problems.append("--time-budget must be >= 0 minutes")
         if self.hidden < 4 or self.hidden % 4:
             problems.append("--hidden must be a positive multiple of 4 (the quantity mixer has 4 heads)")
+        from edgemath.augment import TRANSFORMS
+
+        unknown = sorted(set(self.transforms()) - set(TRANSFORMS))
+        if unknown:
+            problems.append(f"--augment: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(TRANSFORMS)}")
         if self.equivalents < 1:
             problems.append("--equivalents must be at least 1")
         if self.const_min_count < 1:
@@ -52,6 +60,10 @@ class TrainConfig(LoopSettings):
         if problems:
             raise ValueError("; ".join(problems))
         self.out = Path(self.out)
+
+
+    def transforms(self) -> list[str]:
+        return [t.strip() for t in self.augment.split(",") if t.strip()]
 
 
 def learn_vocab(problems: list[Problem], min_count: int) -> tuple[list[str], list[str]]:
@@ -113,6 +125,8 @@ class Prepared(NamedTuple):
     examples: list
     skipped: Counter
     dev: list[Problem]
+    augmented: dict
+    """Copies made per augmentation transform."""
 
 
 def prepare(cfg: TrainConfig) -> Prepared:
@@ -122,6 +136,11 @@ def prepare(cfg: TrainConfig) -> Prepared:
     train, dev = splits.train.problems, splits.dev.problems
     if cfg.limit:
         train, dev = train[: cfg.limit], dev[: cfg.limit]
+    augmented = {}
+    if cfg.transforms():
+        from edgemath.augment import augment
+
+        train, augmented = augment(train, cfg.transforms(), cfg.seed)
     if cfg.init:
         from edgemath.checkpoint import load_solver
 
@@ -132,7 +151,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
     examples, skipped = make_examples(train, tok, solver.cfg, equivalents=cfg.equivalents)
     if not examples:
         raise ValueError(f"no trainable problems in {cfg.data} (skipped: {dict(skipped)})")
-    return Prepared(splits, solver, tok, examples, skipped, dev)
+    return Prepared(splits, solver, tok, examples, skipped, dev, augmented)
 
 
 def run(cfg: TrainConfig, console=None) -> Path:
@@ -156,10 +175,11 @@ def run(cfg: TrainConfig, console=None) -> Path:
         console.print(f"{cfg.out} finished already: nothing to resume")
         return cfg.out
     t0 = time.time()
-    splits, solver, tok, examples, skipped, dev = prepare(cfg)
+    splits, solver, tok, examples, skipped, dev, augmented = prepare(cfg)
     console.print(f"[bold]train[/] {splits.spec}: {len(examples)} problems "
                   f"({sum(skipped.values())} skipped), dev {len(dev)}; ops {' '.join(solver.cfg.ops)}; "
-                  f"constants {solver.cfg.constants}; device {device}")
+                  f"constants {solver.cfg.constants}; device {device}"
+                  + (f"; augmented copies {augmented}" if augmented else ""))
     solver.to(device)
     cfg.out.mkdir(parents=True, exist_ok=True)
 
@@ -177,7 +197,8 @@ def run(cfg: TrainConfig, console=None) -> Path:
     write_manifest(cfg.out, stage="train", config=config,
                    inputs={str(f): file_sha256(f) for f in splits.files},
                    metrics={"dev_acc": best, "best_epoch": best_epoch, "train_problems": len(examples),
-                            "skipped": dict(skipped), "dev_problems": len(dev), "history": history},
+                            "skipped": dict(skipped), "augmented": augmented, "dev_problems": len(dev),
+                            "history": history},
                    wall_time_s=wall, device=device)
     state.unlink(missing_ok=True)
     console.print(f"[green]best dev accuracy {best:.4f}[/] at epoch {best_epoch}; "

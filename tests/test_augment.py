@@ -1,0 +1,69 @@
+"""Augmentation keeps every equation exact: each copy's equation gives its answer over the numbers
+its own text reads back, distractor numbers are unused, dev problems are never touched."""
+import random
+
+import pytest
+
+from edgemath.augment import augment, distractor, question, resample
+from edgemath.data import Problem, load_splits
+from edgemath.runtime.expression import answers_match, evaluate, parse_prefix
+from edgemath.runtime.numbers import extract_numbers
+
+P = Problem("p", "Tom has 12 apples. He buys 5 more at the shop. How many apples does he have now?", [12.0, 5.0],
+            ["+", "n0", "n1"], 17.0, "t")
+
+
+def _exact(p: Problem) -> bool:
+    values = [n.value for n in extract_numbers(p.text)]
+    return values == p.numbers and answers_match(evaluate(parse_prefix(p.equation), values), p.answer)
+
+
+def test_distractor_adds_one_unused_number():
+    for seed in range(20):
+        q = distractor(P, random.Random(seed))
+        assert q is not None and _exact(q) and len(q.numbers) == 3
+        assert q.answer == 17 and q.text.endswith("How many apples does he have now?")
+        unused = set(range(3)) - {int(t[1:]) for t in q.equation if t.startswith("n")}
+        assert len(unused) == 1 and q.numbers[unused.pop()] not in (12.0, 5.0)
+
+
+def test_resample_recomputes_the_answer():
+    q = resample(P, random.Random(0))
+    assert q is not None and _exact(q) and q.equation == P.equation
+    assert q.answer == q.numbers[0] + q.numbers[1] and q.numbers != P.numbers
+
+
+def test_resample_keeps_integer_answers_integer():
+    div = Problem("d", "Sara shares 56 stickers among 7 friends. How many does each get?", [56.0, 7.0],
+                  ["/", "n0", "n1"], 8.0, "t")
+    for seed in range(10):
+        q = resample(div, random.Random(seed))
+        assert q is None or (_exact(q) and q.answer == int(q.answer))
+
+
+def test_question_rephrased_equation_kept():
+    q = question(P, random.Random(0))
+    assert q is not None and _exact(q) and q.equation == P.equation
+    assert not q.text.endswith("How many apples does he have now?") and "apples does he have now" in q.text
+
+
+def test_unknown_transform_is_an_error():
+    with pytest.raises(ValueError, match="--augment: unknown transform"):
+        augment([P], ["flip"])
+
+
+@pytest.mark.parametrize("spec", ["asdiv-a:0", "mawps:0"])
+def test_real_training_sets(spec):
+    train = load_splits(spec).train.problems
+    out, made = augment(train, ["distractor", "resample", "question"], seed=0)
+    assert out[: len(train)] == train
+    assert made["distractor"] > 0.9 * len(train) and made["resample"] > 0.8 * len(train)
+    assert all(_exact(p) for p in out[len(train):])
+
+
+def test_train_config_names_the_flag():
+    from edgemath.train import TrainConfig
+
+    with pytest.raises(ValueError, match="--augment: unknown transform"):
+        TrainConfig(augment="distractor,flip")
+    assert TrainConfig(augment=" distractor, question ").transforms() == ["distractor", "question"]
