@@ -1,7 +1,7 @@
 """`edgemath web`: the shipped solver as a static site that solves in the browser.
 
     export dir (encoder.onnx, quantities.onnx, step.onnx, tokenizer.json, solver.json)
-        + web/src (index.html, app.js, edgemath.js, style.css)
+        + web/src (index.html, app.js, edgemath.js, unicode-tables.js, style.css)
         + onnxruntime-web (pinned in web/package-lock.json): the wasm-only ESM bundle and the
           plain SIMD wasm, the one variant the page uses
         --> SITE/ (index.html ... model/ ort/ site.json)
@@ -35,7 +35,7 @@ __all__ = ["WebConfig", "WebError", "build", "site_sizes", "serve", "parity", "p
 
 ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
 ORT_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm")  # ESM bundle (glue inside) + plain SIMD wasm
-PAGE_FILES = ("index.html", "app.js", "edgemath.js", "style.css")
+PAGE_FILES = ("index.html", "app.js", "edgemath.js", "unicode-tables.js", "style.css")
 MODEL_FILES = ("encoder.onnx", "quantities.onnx", "step.onnx", "tokenizer.json", "solver.json")
 GZIP_LEVEL = 9
 # What a page needs served with the right types (python's mimetypes lacks .mjs and .onnx on some systems).
@@ -221,39 +221,49 @@ def _node_rows(model: Path, items: list[tuple[str, str]], tokens_only: bool, web
     return {row["id"]: row for row in rows}
 
 
-def _python_margins(solver, enc) -> list[float]:
-    """Top-1 minus top-2 step score along the Python runtime's own greedy path (for mismatches)."""
+def _python_trace(solver, enc) -> tuple[list[float], list[int]]:
+    """Per step of the Python runtime's greedy path: top-1 minus top-2 score, and the flat
+    (op, i, j) index picked (for explaining mismatches)."""
     import numpy as np
 
     from edgemath.runtime.solver import collate_np
 
     ids, att, pool, num_mask = collate_np([enc], solver.tok.pad_id)
     q, qmask = solver.sessions["quantities.onnx"].run(None, {"hidden": solver.hidden(ids, att), "pool": pool, "num_mask": num_mask})
-    margins = []
+    margins, picks = [], []
     for t in range(solver.max_steps):
         scores, stop, cand = solver.sessions["step.onnx"].run(None, {"q": q, "q_mask": qmask})
         flat = scores.reshape(-1)
         top = np.sort(flat)[-2:]
         margins.append(float(top[1] - top[0]))
         best = int(flat.argmax())
+        picks.append(best)
         if stop.reshape(-1)[best] > 0:
             break
         d = cand.shape[-1]
         q = np.concatenate([q, cand.reshape(-1, d)[best][None, None]], 1)
         qmask = np.concatenate([qmask, np.ones((1, 1), dtype=bool)], 1)
-    return margins
+    return margins, picks
 
 
-def exact_int8_copy(model: Path, out: Path) -> Path:
-    """A copy of an int8 export whose MatMulInteger nodes compute in fp32 on integer values:
-    Cast(A) - a_zero, Cast(B) - b_zero, MatMul, Cast to int32. Every partial sum is an integer below
-    2**24, so the product is exact, as ONNX defines it and as onnxruntime-web's wasm kernels give it;
-    MLAS's AVX2 u8s8 kernel (vpmaddubsw) saturates its int16 pair sums, so native onnxruntime on a
-    CPU without VNNI does not. Everything else in the graphs is left alone. Needs `onnx`."""
+def exact_int8_copy(model: Path, out: Path, activations: str = "int8") -> Path:
+    """A copy of an int8 export whose MatMulInteger nodes compute in fp32, everything else unchanged.
+
+    ``activations="int8"``: Cast(A) - a_zero, Cast(B) - b_zero, MatMul, Cast to int32. Every partial
+    sum is an integer below 2**24, so the products are exact, as ONNX defines them and as
+    onnxruntime-web's wasm kernels give them; MLAS's AVX2 u8s8 kernel (vpmaddubsw) saturates its
+    int16 pair sums, so native onnxruntime on a CPU without VNNI does not.
+
+    ``activations="fp32"``: the dequantized twin: x / scale takes the place of the rounded uint8
+    activations (DynamicQuantizeLinear's scale still multiplies the product downstream), so the graph
+    computes x @ (B - b_zero) * b_scale in fp32: the same int8 weights, no rounding of activations,
+    where a 1e-6 difference between two fp32 kernels cannot flip a quantization step. Needs `onnx`."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
+    if activations not in ("int8", "fp32"):
+        raise ValueError(f"activations must be int8 or fp32, not {activations!r}")
     model, out = check_model_dir(model), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for f in MODEL_FILES:
@@ -262,7 +272,8 @@ def exact_int8_copy(model: Path, out: Path) -> Path:
     for g in ("encoder.onnx", "quantities.onnx", "step.onnx"):
         m = onnx.load(str(model / g))
         inits = {i.name: i for i in m.graph.initializer}
-        nodes = []
+        dql = {n.output[0]: n for n in m.graph.node if n.op_type == "DynamicQuantizeLinear"}
+        nodes, retyped = [], set()
         for n in m.graph.node:
             if n.op_type != "MatMulInteger":
                 nodes.append(n)
@@ -273,12 +284,19 @@ def exact_int8_copy(model: Path, out: Path) -> Path:
             if len(n.input) > 3 and n.input[3] in inits:
                 b = b - numpy_helper.to_array(inits[n.input[3]]).astype(np.int64)
             bound = int(np.abs(b).sum(0).max()) * 255  # the largest |partial sum| one output can reach
-            if bound >= 2**24:
+            if activations == "int8" and bound >= 2**24:
                 raise WebError(f"{g}: MatMulInteger {n.name} can sum to {bound}; fp32 is not exact beyond 2**24")
             p = f"{n.output[0]}/exact"
             side = []
             for x, (val, zp) in enumerate([(n.input[0], n.input[2] if len(n.input) > 2 else ""),
                                            (n.input[1], n.input[3] if len(n.input) > 3 else "")]):
+                if x == 0 and activations == "fp32":
+                    q = dql.get(val)
+                    if q is None:
+                        raise WebError(f"{g}: MatMulInteger {n.name} does not read a DynamicQuantizeLinear output")
+                    nodes.append(helper.make_node("Div", [q.input[0], q.output[1]], [f"{p}/0c"]))
+                    side.append(f"{p}/0c")
+                    continue
                 nodes.append(helper.make_node("Cast", [val], [f"{p}/{x}f"], to=TensorProto.FLOAT))
                 cur = f"{p}/{x}f"
                 if zp:
@@ -286,16 +304,23 @@ def exact_int8_copy(model: Path, out: Path) -> Path:
                     nodes.append(helper.make_node("Sub", [cur, f"{p}/{x}zf"], [f"{p}/{x}c"]))
                     cur = f"{p}/{x}c"
                 side.append(cur)
-            nodes.append(helper.make_node("MatMul", side, [f"{p}/y"]))
-            nodes.append(helper.make_node("Cast", [f"{p}/y"], [n.output[0]], to=TensorProto.INT32))
+            if activations == "int8":
+                nodes.append(helper.make_node("MatMul", side, [f"{p}/y"]))
+                nodes.append(helper.make_node("Cast", [f"{p}/y"], [n.output[0]], to=TensorProto.INT32))
+            else:  # a float product: the Cast(to=float) that reads it becomes a no-op
+                nodes.append(helper.make_node("MatMul", side, [n.output[0]]))
+                retyped.add(n.output[0])
         del m.graph.node[:]
         m.graph.node.extend(nodes)
+        keep = [v for v in m.graph.value_info if v.name not in retyped]
+        del m.graph.value_info[:]
+        m.graph.value_info.extend(keep)
         onnx.save(m, str(out / g))
     return out
 
 
 def parity(model: Path, items: list[tuple[str, str]], tokens_only: bool = False, web: Path | None = None,
-           exact_int8: bool = False) -> dict:
+           exact_int8: bool = False, log: Callable[[str], None] = print) -> dict:
     """Python runtime vs web/src/edgemath.js in Node on the same texts: token ids, numbers (value,
     span, text, percent), number-token spans, and (unless ``tokens_only``) equations, answers and
     errors. Returns counts and every mismatch with what differed. ``exact_int8``: the Python side runs
@@ -306,7 +331,7 @@ def parity(model: Path, items: list[tuple[str, str]], tokens_only: bool = False,
     model = check_model_dir(model)
     web = web or web_root()
     if not tokens_only:
-        ensure_ort(web, print)
+        ensure_ort(web, log)
     js = _node_rows(model, items, tokens_only, web)
     meta = json.loads((model / "solver.json").read_text())
     tok = ProblemTokenizer.from_file(model / "tokenizer.json", meta.get("max_length", 256))
@@ -344,24 +369,33 @@ def parity(model: Path, items: list[tuple[str, str]], tokens_only: bool = False,
         res["answers_equal"] += sol.answer == row["answer"]
         res["errors_equal"] += sol.error == row["error"]
         if not same_eq or sol.answer != row["answer"] or sol.error != row["error"]:
-            py_margins = _python_margins(solver, enc) if enc.numbers and any(e > s for s, e in enc.spans) else []
+            pm, pp = _python_trace(solver, enc) if enc.numbers and any(e > s for s, e in enc.spans) else ([], [])
             res["equation_mismatches"].append({
-                "id": pid, "text": text, "python": {"prefix": sol.prefix, "answer": sol.answer, "error": sol.error, "margins": py_margins},
-                "js": {"prefix": row["prefix"], "answer": row["answer"], "error": row["error"], "margins": row["margins"]},
-                "cause": _cause(sol.prefix, row["prefix"], py_margins, row["margins"] or [])})
+                "id": pid, "text": text,
+                "python": {"prefix": sol.prefix, "answer": sol.answer, "error": sol.error, "margins": pm, "picks": pp},
+                "js": {"prefix": row["prefix"], "answer": row["answer"], "error": row["error"], "margins": row["margins"],
+                       "picks": row.get("picks")},
+                "cause": _cause(pm, pp, row["margins"] or [], row.get("picks") or [], exact_int8)})
     if exact_dir is not None:
         exact_dir.cleanup()
     res["python_graphs"] = "exact int8 products (exact_int8_copy)" if exact_int8 and not tokens_only else "as shipped"
     return res
 
 
-def _cause(py: str | None, js: str | None, pm: list[float], jm: list[float]) -> str:
-    """Where the two greedy paths part and how close the step's top two scores were there."""
-    if py is None or js is None:
+def _cause(pm: list[float], pp: list[int], jm: list[float], jp: list[int], exact_int8: bool) -> str:
+    """The first step where the greedy paths pick different (op, i, j), and how close each side's
+    top two scores were there."""
+    if not pp or not jp:
         return "one side did not decode"
-    step = next((k for k in range(min(len(pm), len(jm))) if abs(pm[k] - jm[k]) > 1e-3), min(len(pm), len(jm)) - 1)
-    return (f"step {step + 1}: near tie between the two best (op, i, j) (top-1 minus top-2: Python {pm[step]:.4f}, "
-            f"JS {jm[step]:.4f}); int8 kernels of onnxruntime-web (wasm) and onnxruntime (native) round differently")
+    k = next((t for t in range(min(len(pp), len(jp))) if pp[t] != jp[t]), None)
+    if k is None:  # same picks, one side stopped earlier: the stop head sits near 0 at step min(len)
+        k = min(len(pp), len(jp)) - 1
+        where = f"step {k + 1}: same (op, i, j), the stop head fired on one side only"
+    else:
+        where = f"step {k + 1}: a different (op, i, j) (top-1 minus top-2: Python {pm[k]:.4f}, JS {jm[k]:.4f})"
+    why = ("fp32 rounding (1e-6) moved an activation across a DynamicQuantizeLinear step" if exact_int8 else
+           "native onnxruntime's int8 products differ from exact (MLAS u8s8 saturation on AVX2 without VNNI)")
+    return f"{where}; {why}"
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -376,9 +410,16 @@ def _main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--json", type=Path, default=None, help="write the whole report (every mismatch) here")
     p.add_argument("--exact-int8", action="store_true", help="Python on the graphs with exact integer products (needs onnx)")
+    t = sub.add_parser("twin", help="write exact_int8_copy of an export (--activations fp32: the dequantized twin)")
+    t.add_argument("--model", type=Path, default=None)
+    t.add_argument("--activations", choices=["int8", "fp32"], default="fp32")
+    t.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
     from edgemath.cli import default_model
 
+    if a.cmd == "twin":
+        print(exact_int8_copy(a.model or default_model(), a.out, a.activations))
+        return 0
     items = parity_texts(a.data_dir)[: a.limit]
     res = parity(a.model or default_model(), items, a.tokens_only, exact_int8=a.exact_int8)
     if a.json:

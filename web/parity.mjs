@@ -36,7 +36,7 @@ for (const line of lines) {
   if (solver) {
     const s = await solver.solve(text);
     Object.assign(row, { prefix: s.prefix, equation: s.equation, answer: s.answer, error: s.error, warning: s.warning,
-      margins: s.margins ?? null, latency_ms: s.latency_ms });
+      margins: s.margins ?? null, picks: s.picks ?? null, latency_ms: s.latency_ms });
   }
   out.push(JSON.stringify(row));
   if (out.length >= 200) { process.stdout.write(out.join("\n") + "\n"); out.length = 0; }

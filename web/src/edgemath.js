@@ -9,26 +9,47 @@
 //
 // Positions are counted in Unicode code points, as Python strings (and the Python bindings
 // of `tokenizers`) count them, never in JavaScript's UTF-16 units. onnxruntime is passed in
-// (`ort`), so this file imports nothing and runs unchanged in a page and in Node.
+// (`ort`), so this file imports only its Unicode tables and runs unchanged in a page and in Node.
+
+import { CONTROL, MARK, PUNCT, SPACE, PY_ALNUM, PY_DECIMAL, PY_DIGIT, PY_SPACE as PY_SPACE_RANGES } from "./unicode-tables.js";
 
 // --- Unicode classes, spelled as Python and Rust define them ------------------------------------
 
-// Python's str.isspace() / the `\s` of a str regex (Unicode 14 as Python 3.11 ships it).
-const PY_SPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
-const PY_SPACE_RE = new RegExp(`[${PY_SPACE}]`, "u");
-// Characters Python's str.isdigit() accepts beyond the decimal digits (Nd): superscripts,
-// circled digits... (from Python's unicodedata: isdigit() and not isdecimal()).
-const PY_DIGIT_EXTRA = /[\u00b2\u00b3\u00b9\u1369-\u1371\u19da\u2070\u2074-\u2079\u2080-\u2089\u2460-\u2468\u2474-\u247c\u2488-\u2490\u24ea\u24f5-\u24fd\u24ff\u2776-\u277e\u2780-\u2788\u278a-\u2792\u{10a40}-\u{10a43}\u{10e60}-\u{10e68}\u{11052}-\u{1105a}\u{1f100}-\u{1f10a}]/u;
-const ND = /\p{Nd}/u;
-const ALNUM = /[\p{L}\p{N}]/u; // str.isalnum(): categories L* and N* (checked equal on all of Unicode 14)
-// Rust's char::is_whitespace (White_Space), what `tokenizers` splits words on.
-const RUST_SPACE = /[\t\n\v\f\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/u;
-const OTHER = /\p{C}/u; // Cc Cf Cs Co Cn: `tokenizers`' is_control (minus \t \n \r)
-const PUNCT = /[\p{P}!-\/:-@\[-`{-~]/u; // is_bert_punc: ASCII punctuation or Unicode P*
-const MARK_NONSPACING = /\p{Mn}/u;
+// The classes `tokenizers` itself uses (its compiled-in Unicode tables, older than any JavaScript
+// engine's: ~650 characters added since differ), generated from the library by web/gen_tables.py.
 
-const isPySpace = (c) => PY_SPACE_RE.test(c);
-const isPyDigit = (c) => ND.test(c) || PY_DIGIT_EXTRA.test(c);
+function inRanges(flat, cp) { // flat: [first0, last0, first1, last1, ...], sorted
+  let lo = 0, hi = flat.length / 2 - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (cp < flat[2 * mid]) hi = mid - 1;
+    else if (cp > flat[2 * mid + 1]) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+const cls = (flat) => ({ test: (c) => inRanges(flat, c.codePointAt(0)) });
+const RUST_SPACE = cls(SPACE); // char::is_whitespace: where BertPreTokenizer splits
+const OTHER = cls(CONTROL); // is_control: what clean_text removes (besides NUL and U+FFFD)
+const BERT_PUNCT = cls(PUNCT); // is_bert_punc: what BertPreTokenizer isolates
+const MARK_NONSPACING = cls(MARK); // Mn: what strip_accents removes after NFD
+
+// runtime/numbers.py's classes, from the Python that generated the tables (its Unicode version):
+// `\d` and str.isdecimal, str.isdigit, str.isalnum, `\s` / str.isspace / str.strip.
+const charClass = (flat) => { // a regex character class for the ranges
+  const hex = (cp) => `\\u{${cp.toString(16)}}`;
+  let out = "";
+  for (let k = 0; k < flat.length; k += 2) out += flat[k] === flat[k + 1] ? hex(flat[k]) : `${hex(flat[k])}-${hex(flat[k + 1])}`;
+  return out;
+};
+const PY_SPACE = charClass(PY_SPACE_RANGES);
+const D_CLASS = charClass(PY_DECIMAL);
+const ND = cls(PY_DECIMAL);
+const ALNUM = cls(PY_ALNUM);
+const PY_DIGIT_TEST = cls(PY_DIGIT);
+
+const isPySpace = (c) => inRanges(PY_SPACE_RANGES, c.codePointAt(0));
+const isPyDigit = (c) => PY_DIGIT_TEST.test(c);
 
 function pyStrip(s, left = true) { // str.strip() (left=false: str.rstrip())
   const cps = Array.from(s);
@@ -55,16 +76,16 @@ const pyFloat = (s) => parseFloat(asciiDigits(s));
 
 // --- number extraction (runtime/numbers.py) ------------------------------------------------------
 
-const D = "\\p{Nd}"; // Python's \d on str patterns
+const D = `[${D_CLASS}]`, DC = D_CLASS; // Python's \d on str patterns (DC: inside a class)
 const NUMBER = new RegExp(
   "(?<![A-Za-z0-9_./])" +
-  `(?<sign>-(?=[${D}.(]))?` +
+  `(?<sign>-(?=[${DC}.(]))?` +
   "(?:" +
-  `(?<mixed_whole>${D}+)[${PY_SPACE}]+(?<mixed_num>${D}+)/(?<mixed_den>${D}+)(?![${D}/])` +
+  `(?<mixed_whole>${D}+)[${PY_SPACE}]+(?<mixed_num>${D}+)/(?<mixed_den>${D}+)(?![${DC}/])` +
   `|(?<pmixed_whole>${D}+)\\((?<pmixed_num>${D}+)/(?<pmixed_den>${D}+)\\)` +
   `|\\((?<pnum>${D}+(?:\\.${D}+)?)/(?<pden>${D}+(?:\\.${D}+)?)\\)` +
-  `|(?<num>${D}+)/(?<den>${D}+)(?![${D}/.])` +
-  `|(?<thousands>${D}{1,3}(?:,${D}{3})+(?:\\.${D}+)?)(?![${D},]*${D})` +
+  `|(?<num>${D}+)/(?<den>${D}+)(?![${DC}/.])` +
+  `|(?<thousands>${D}{1,3}(?:,${D}{3})+(?:\\.${D}+)?)(?![${DC},]*${D})` +
   `|(?<decimal>${D}*\\.${D}+|${D}+(?:\\.${D}+)?)` +
   ")" +
   "(?<percent>%)?",
@@ -334,7 +355,7 @@ export class Tokenizer {
     const n = this.norm;
     if (!n) return chars;
     if (n.clean) {
-      chars = chars.filter(([c]) => { const cp = c.codePointAt(0); return !(cp === 0 || cp === 0xfffd || (OTHER.test(c) && !"\t\n\r".includes(c))); })
+      chars = chars.filter(([c]) => { const cp = c.codePointAt(0); return !(cp === 0 || cp === 0xfffd || OTHER.test(c)); })
         .map(([c, o]) => [c === "\t" || c === "\n" || c === "\r" || RUST_SPACE.test(c) ? " " : c, o]);
     }
     if (n.chinese) chars = chars.flatMap(([c, o]) => (isChinese(c.codePointAt(0)) ? [[" ", o], [c, o], [" ", o]] : [[c, o]]));
@@ -351,7 +372,7 @@ export class Tokenizer {
     for (const ch of chars) {
       const c = ch[0];
       if (this.split && RUST_SPACE.test(c)) { if (cur.length) words.push(cur); cur = []; }
-      else if (this.split && PUNCT.test(c)) { if (cur.length) words.push(cur); words.push([ch]); cur = []; }
+      else if (this.split && BERT_PUNCT.test(c)) { if (cur.length) words.push(cur); words.push([ch]); cur = []; }
       else cur.push(ch);
     }
     if (cur.length) words.push(cur);
@@ -438,7 +459,8 @@ export class Solver {
 
   encode(text) { return encodeProblem(this.tok, text, this.maxLength); }
 
-  /** Greedy deductive decoding of one encoded problem: {tree, margins} (top-1 minus top-2 score per step). */
+  /** Greedy deductive decoding of one encoded problem: {tree, margins, picks}: per step, the top-1
+   * minus top-2 score and the flat (op, i, j) index picked. */
   async decode(enc) {
     const { Tensor } = this.ort;
     const t = enc.ids.length, n = Math.max(1, enc.numbers.length);
@@ -460,7 +482,7 @@ export class Solver {
     const trees = [];
     for (let k = 0; k < n; k++) trees.push(`n${k}`);
     trees.push(...this.constants);
-    const margins = [];
+    const margins = [], picks = [];
     for (let step = 0; step < this.maxSteps; step++) {
       const out = await this.sessions["step.onnx"].run({ q: new Tensor("float32", q, [1, m, d]), q_mask: new Tensor("bool", qmask, [1, m]) });
       const scores = out.scores.data;
@@ -470,10 +492,11 @@ export class Solver {
         else if (scores[k] > second) second = scores[k];
       }
       margins.push(scores[best] - second);
+      picks.push(best);
       const op = Math.floor(best / (m * m)), rest = best % (m * m), i = Math.floor(rest / m), j = rest % m;
       const node = [this.ops[op], trees[i], trees[j]];
       trees.push(node);
-      if (out.stop.data[best] > 0 || step === this.maxSteps - 1) return { tree: node, margins };
+      if (out.stop.data[best] > 0 || step === this.maxSteps - 1) return { tree: node, margins, picks };
       const nq = new Float32Array((m + 1) * d);
       nq.set(q.subarray(0, m * d));
       nq.set(out.cand.data.subarray(best * d, best * d + d), m * d);
@@ -498,11 +521,12 @@ export class Solver {
     }
     if (enc.truncated) sol.warning = `text longer than ${this.maxLength} tokens: truncated`;
     if (!enc.spans.some(([s, e]) => e > s)) { sol.error = "every number lies beyond the model's length limit"; return sol; }
-    const { tree, margins } = await this.decode(enc);
+    const { tree, margins, picks } = await this.decode(enc);
     const nums = enc.numbers.map((x) => x.value);
     sol.prefix = toPrefix(tree).join(" ");
     sol.equation = toInfix(tree, nums);
     sol.margins = margins;
+    sol.picks = picks;
     try {
       sol.answer = evaluate(tree, nums);
     } catch (e) {
