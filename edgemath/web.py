@@ -366,6 +366,9 @@ def parity(model: Path, items: list[tuple[str, str]], tokens_only: bool = False,
         sol = solver.solve_one(text)
         same_eq = sol.prefix == row["prefix"] and sol.equation == row["equation"]
         res["equations_equal"] += same_eq
+        src = res.setdefault("by_source", {}).setdefault(pid.split("/")[0], {"problems": 0, "equations_equal": 0})
+        src["problems"] += 1
+        src["equations_equal"] += same_eq
         res["answers_equal"] += sol.answer == row["answer"]
         res["errors_equal"] += sol.error == row["error"]
         if not same_eq or sol.answer != row["answer"] or sol.error != row["error"]:
@@ -426,6 +429,7 @@ def _main(argv: list[str] | None = None) -> int:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
     summary = {k: v for k, v in res.items() if not isinstance(v, list)}
+    summary["model"] = str(a.model or default_model())
     summary.update({k: len(v) for k, v in res.items() if isinstance(v, list)})
     print(json.dumps(summary))
     for m in res.get("equation_mismatches", []):
