@@ -42,7 +42,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgemath.data import DataError, Dataset, Problem, Splits
+from edgemath.problems import DataError, Dataset, Problem, Splits
 from edgemath.runtime.expression import (
     ExpressionError, Tree, answers_match, evaluate, parse_infix, to_prefix,
 )
@@ -366,7 +366,7 @@ def stats(ds: GSM8KDataset) -> dict:
 if __name__ == "__main__":  # python -m edgemath.gsm8k [DATA_DIR]: the tables of docs/gsm8k.md
     import sys
 
-    from edgemath.data import data_dir
+    from edgemath.problems import data_dir
 
     splits = load_gsm8k(data_dir(sys.argv[1] if len(sys.argv) > 1 else None))
     for name, part in (("train", splits.train), ("test", splits.test)):
