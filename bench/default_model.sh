@@ -25,5 +25,7 @@ S=$RUNS/student-pool-small
 # timed on ASDiv-A fold-0 dev problems (inside the pool: accuracy here is a fit check)
 $EM bench "$T-fp32" "$S-fp32" "$OUT" --teacher "$T" --data asdiv-a:0 --threads 1 --problems 238 \
     --out bench/results/default.json
-$PY bench/model_card.py "$OUT" --bench bench/results/default.json \
+# GSM8K test: a held-out score (no GSM8K problem is in the pool); needs DATA_DIR/gsm8k (../shared/data by default)
+$EM bench "$OUT" --data gsm8k --problems 50 --threads 1 --out bench/results/default-gsm8k.json
+$PY bench/model_card.py "$OUT" --bench bench/results/default.json --gsm8k bench/results/default-gsm8k.json \
     ${HELD_OUT:+--held-out-run "$HELD_OUT"} ${NOTE:+--note "$NOTE"}

@@ -35,7 +35,7 @@ def _trains(cfg: dict) -> bool:
     return bool(cfg.get("prune_heads") or cfg.get("prune_ffn") or cfg.get("drop_layers"))
 
 
-def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str = "") -> str:
+def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str = "", gsm8k: dict | None = None) -> str:
     exp = _read(export_dir / "manifest.json")
     chain = lineage(Path(exp["config"]["run"]))
     (t_path, teach), steps = chain[-1], list(reversed(chain[:-1]))  # teacher, then compress steps in order
@@ -97,6 +97,8 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
               f"this int8 model {100 * par['int8']['dev_acc']:.2f}%."]
     if held_out:
         lines += ["", "Held-out estimate: " + held_out_summary(held_out)]
+    if gsm8k:
+        lines += ["", gsm8k_summary(gsm8k, export_dir)]
     if bench:
         lines += ["", "## Latency", "",
                   f"`edgemath bench` on {bench['machine']['processor']} with {bench['machine']['cpus']} CPUs, "
@@ -112,6 +114,15 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
     if note:
         lines += ["", note]
     return "\n".join(lines) + "\n"
+
+
+def gsm8k_summary(bench: dict, export_dir: Path) -> str:
+    """GSM8K test, a held-out score for every shipped model: none of it is in any training set."""
+    row = bench["rows"][export_dir.name]
+    right = round(row["accuracy"] * bench["scored_problems"])
+    return (f"GSM8K test (held out; {bench['scored_problems']} problems, answer within 1e-4, "
+            f"`edgemath bench {export_dir} --data gsm8k`): **{100 * row['accuracy']:.2f}%** ({right} right). GSM8K problems "
+            "take 2-8 operations; this model's training data mostly 1-2.")
 
 
 def held_out_summary(run: Path) -> str:
@@ -131,9 +142,11 @@ def main() -> None:
     ap.add_argument("export_dir", type=Path)
     ap.add_argument("--bench", type=Path, help="edgemath bench JSON with this model's row")
     ap.add_argument("--held-out-run", type=Path, help="a compress run of the same recipe on a benchmark fold")
+    ap.add_argument("--gsm8k", type=Path, help="edgemath bench JSON of this model on --data gsm8k (its test split)")
     ap.add_argument("--note", default="", help="a closing remark, e.g. how busy the machine was while timing")
     a = ap.parse_args()
-    text = card(a.export_dir, _read(a.bench) if a.bench else None, a.held_out_run, a.note)
+    text = card(a.export_dir, _read(a.bench) if a.bench else None, a.held_out_run, a.note,
+                _read(a.gsm8k) if a.gsm8k else None)
     (a.export_dir / "README.md").write_text(text)
     print(text)
 
