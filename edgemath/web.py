@@ -401,6 +401,75 @@ def _cause(pm: list[float], pp: list[int], jm: list[float], jp: list[int], exact
     return f"{where}; {why}"
 
 
+def reference_check(model: Path, items: list[tuple[str, str]], web: Path | None = None) -> list[dict]:
+    """Encoder output against onnx's reference evaluator (exact integer MatMulInteger), per text:
+    max |difference| for native onnxruntime on the shipped graph, native onnxruntime on
+    :func:`exact_int8_copy`'s, onnxruntime-web's wasm in Node, and wasm against the exact copy.
+    Needs `onnx`; slow (seconds a text)."""
+    import numpy as np
+    import onnx
+    import onnxruntime as ort
+    from onnx.reference import ReferenceEvaluator
+
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    model, web = check_model_dir(model), web or web_root()
+    ensure_ort(web, print)
+    m = onnx.load(str(model / "encoder.onnx"))
+    for op in m.opset_import:  # the reference evaluator implements DequantizeLinear from opset 19 on
+        if op.domain in ("", "ai.onnx"):
+            op.version = max(op.version, 19)
+    ref = ReferenceEvaluator(m)
+    tok = ProblemTokenizer.from_file(model / "tokenizer.json")
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        exact = exact_int8_copy(model, Path(d) / "exact")
+        sess = {"native": ort.InferenceSession(str(model / "encoder.onnx")),
+                "native_exact_int8_copy": ort.InferenceSession(str(exact / "encoder.onnx"))}
+        inp = Path(d) / "in.jsonl"
+        inp.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in items), encoding="utf-8")
+        r = subprocess.run([shutil.which("node") or "node", str(web / "parity.mjs"), str(model), str(inp), "--hidden", d],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise WebError(f"node parity.mjs --hidden failed: {r.stderr.strip()[-1000:]}")
+        for k, (pid, text) in enumerate(items):
+            enc = tok.encode(text)
+            feed = {"input_ids": np.array([enc.ids]), "attention_mask": np.ones((1, len(enc.ids)), dtype=np.int64)}
+            want = ref.run(None, feed)[0]
+            row, got = {"id": pid, "tokens": len(enc.ids)}, {}
+            for name, s in sess.items():
+                got[name] = s.run(None, feed)[0]
+                row[name] = float(np.abs(got[name] - want).max())
+            js = np.fromfile(Path(d) / f"{k}.f32", dtype=np.float32).reshape(want.shape)
+            row["wasm"] = float(np.abs(js - want).max())
+            row["wasm_vs_native_exact_int8_copy"] = float(np.abs(js - got["native_exact_int8_copy"]).max())
+            out.append(row)
+    return out
+
+
+def mismatch_summary(res: dict) -> dict:
+    """What the equation mismatches of a parity report have in common: where the two greedy paths
+    part, and the smaller of the two sides' top-1 minus top-2 scores at the step they part."""
+    import statistics
+
+    kinds, gaps = {}, []
+    for m in res.get("equation_mismatches", []):
+        pp, jp = m["python"].get("picks") or [], m["js"].get("picks") or []
+        k = next((t for t in range(min(len(pp), len(jp))) if pp[t] != jp[t]), None)
+        if k is None:
+            kind = f"same picks, the stop head fired on one side only (step {min(len(pp), len(jp))})"
+        else:
+            kind = f"a different (op, i, j) at step {k + 1}"
+            gaps.append(min(m["python"]["margins"][k], m["js"]["margins"][k]))
+        kinds[kind] = kinds.get(kind, 0) + 1
+    out = {"equation_mismatches": len(res.get("equation_mismatches", [])), "kinds": dict(sorted(kinds.items())),
+           "same_answer_anyway": sum(m["python"]["answer"] == m["js"]["answer"] for m in res.get("equation_mismatches", []))}
+    if gaps:
+        out["top2_gap_where_picks_part"] = {"median": round(statistics.median(gaps), 4), "max": round(max(gaps), 4),
+                                            "below_0.5": sum(g < 0.5 for g in gaps), "of": len(gaps)}
+    return out
+
+
 def _main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -413,6 +482,13 @@ def _main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default=None)
     p.add_argument("--json", type=Path, default=None, help="write the whole report (every mismatch) here")
     p.add_argument("--exact-int8", action="store_true", help="Python on the graphs with exact integer products (needs onnx)")
+    p.add_argument("--codepoints", action="store_true",
+                   help="instead of problems: one text per Unicode code point (surrogates aside), tokens and numbers only")
+    r = sub.add_parser("reference", help="encoder output vs onnx's reference evaluator: native, exact-int8 copy, wasm")
+    r.add_argument("ids", nargs="+", help="problem ids as parity lists them (gsm8k-test/1152, asdiv-a/...)")
+    r.add_argument("--model", type=Path, default=None)
+    su = sub.add_parser("summary", help="what the mismatches of a parity --json report have in common")
+    su.add_argument("report", type=Path)
     t = sub.add_parser("twin", help="write exact_int8_copy of an export (--activations fp32: the dequantized twin)")
     t.add_argument("--model", type=Path, default=None)
     t.add_argument("--activations", choices=["int8", "fp32"], default="fp32")
@@ -420,11 +496,27 @@ def _main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     from edgemath.cli import default_model
 
+    if a.cmd == "summary":
+        res = json.loads(a.report.read_text())
+        print(json.dumps({"by_source": res.get("by_source"), **mismatch_summary(res)}, indent=1))
+        return 0
+    if a.cmd == "reference":
+        texts = dict(parity_texts())
+        missing = [i for i in a.ids if i not in texts]
+        if missing:
+            ap.error(f"unknown problem ids {missing}")
+        for row in reference_check(a.model or default_model(), [(i, texts[i]) for i in a.ids]):
+            print(json.dumps(row))
+        return 0
     if a.cmd == "twin":
         print(exact_int8_copy(a.model or default_model(), a.out, a.activations))
         return 0
-    items = parity_texts(a.data_dir)[: a.limit]
-    res = parity(a.model or default_model(), items, a.tokens_only, exact_int8=a.exact_int8)
+    if a.codepoints:  # each character inside a word, beside a sign, a number and a fraction
+        items = [(f"cp/{cp:x}", f"x{chr(cp)}x -{chr(cp)}5{chr(cp)}1/2") for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
+    else:
+        items = parity_texts(a.data_dir)
+    items = items[: a.limit]
+    res = parity(a.model or default_model(), items, a.tokens_only or a.codepoints, exact_int8=a.exact_int8)
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")

@@ -77,6 +77,18 @@ def test_web_rebuilds_over_its_own_site_but_not_over_other_folders(site, tmp_pat
     assert (site / "site.json").is_file()
 
 
+def test_web_builds_from_the_base_install_without_torch(tmp_path):
+    _needs_ort()
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['torch'] = sys.modules['transformers'] = None; "
+            "from edgemath.cli import app; app(['web', '--out', sys.argv[1]])")
+    r = subprocess.run([sys.executable, "-c", code, str(tmp_path / "site")], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "site" / "ort" / "ort-wasm-simd-threaded.wasm").is_file() and "gzipped" in r.stderr
+
+
 def test_web_bad_model_dir_is_a_clear_error(tmp_path):
     res = runner.invoke(app, ["web", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "site")])
     assert res.exit_code == 1 and "does not exist" in res.output
