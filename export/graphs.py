@@ -4,7 +4,8 @@
     quantities.onnx  hidden [B,T,E], pool [B,N,T], num_mask [B,N] -> q [B,M,D], q_mask [B,M]
     step.onnx        q [B,M,D], q_mask [B,M]                     -> scores, stop [B,K,M,M], cand [B,K,M,M,D]
 
-The encoder graph uses BERT's standard input names and output, so third-party clients
+The encoder graph uses BERT's standard input names and output (no token_type_ids: the solver
+never feeds them, and MPNet has none), so third-party clients
 (optimum's ORTModelForFeatureExtraction, plain onnxruntime) can load it on its own.
 Export is the legacy TorchScript exporter (``dynamo=False``): ONNX Runtime's BERT fusion
 recognises its attention pattern with per-layer head counts; on dynamo exports it fuses nothing.
@@ -49,7 +50,8 @@ def export_graphs(solver, out: Path, opset: int) -> dict[str, Path]:
     """Trace the three graphs on a small example and write them to ``out``."""
     solver = solver.cpu().eval()
     b, t, n = 2, 12, 3
-    ids = torch.randint(1000, 2000, (b, t))
+    vocab = solver.encoder.config.vocab_size
+    ids = torch.randint(1000, 2000, (b, t)) if vocab >= 2000 else torch.randint(4, vocab, (b, t))  # tiny test vocabularies
     att = torch.ones(b, t, dtype=torch.long)
     hidden = torch.randn(b, t, solver.cfg.encoder_hidden)
     pool = torch.zeros(b, n, t)

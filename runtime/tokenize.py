@@ -43,7 +43,10 @@ class ProblemTokenizer:
 
     @property
     def pad_id(self) -> int:
-        ids = (self.tok.token_to_id(name) for name in PAD_NAMES)
+        """The pad token's id: a *special* pad token first (MPNet's vocabulary also holds BERT's
+        ``[PAD]``, at 4, as a plain piece; its pad is ``<pad>``, 1), then any piece so named, else 0."""
+        special = {t.content: i for i, t in self.tok.get_added_tokens_decoder().items() if t.special}
+        ids = [special.get(name) for name in PAD_NAMES] + [self.tok.token_to_id(name) for name in PAD_NAMES]
         return next((i for i in ids if i is not None), 0)
 
     def encode(self, text: str) -> Encoded:

@@ -12,7 +12,7 @@ import contextlib
 
 import torch
 
-from edgemath.encoder_shapes import heads_per_layer  # noqa: F401  (re-exported: report, bench)
+from edgemath.encoder_shapes import align_position_bias, heads_per_layer  # noqa: F401  (re-exported: report, bench)
 from edgemath.layout import layout_of
 
 
@@ -66,6 +66,7 @@ def bake_heads(encoder, mask: torch.Tensor) -> dict[int, list[int]]:
     prune = {l: [h for h in range(heads) if not mask[l, h]] for l in range(layers)}
     prune = {l: hs for l, hs in prune.items() if hs}
     encoder.prune_heads(prune)
+    align_position_bias(encoder)  # MPNet: each layer takes its kept heads' rows of the shared bias
     return prune
 
 

@@ -14,7 +14,8 @@ int8 file, yet math word problems use a few thousand tokens. Kept:
 A word whose original pieces all survive keeps its exact segmentation (greedy longest match finds
 the same pieces), so texts of the corpus encode to the same vectors as before. Position rows past
 the tokenizer's length limit go too. Ids are remapped
-in their old order, so [PAD] stays 0. ``unk_rate`` measures what unseen text loses.
+in their old order, so [PAD] stays 0 (MPNet's <s> <pad> </s> <unk> stay 0-3: MPNet reads its pad id,
+1, from a constant, not from the config). ``unk_rate`` measures what unseen text loses.
 ``VocabPruner`` puts these behind the pruner protocol (edgemath/compress/pruner.py): it acts after
 the bake, on the baked model, with no training.
 """
@@ -28,10 +29,11 @@ from collections.abc import Iterable
 import torch
 from tokenizers import Tokenizer
 
+from edgemath.layout import layout_of
 from edgemath.runtime.tokenize import ProblemTokenizer
 
 
-SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "<s>", "<pad>", "</s>", "<unk>", "<mask>")  # BERT, MPNet
 FALLBACK_BELOW = 0x250
 """Single characters kept as fallback pieces: Basic Latin to Latin Extended-B (the uncased
 BERT vocabulary also holds ~5,000 CJK and other single characters, 40% of a pruned table)."""
@@ -82,6 +84,9 @@ def remap_tokenizer(tok: ProblemTokenizer, keep: list[int]) -> ProblemTokenizer:
     post = spec.get("post_processor") or {}
     for special in post.get("special_tokens", {}).values():
         special["ids"] = [new_id[i] for i in special["ids"]]
+    for name in ("cls", "sep"):  # RobertaProcessing (MPNet): [token, id]
+        if isinstance(post.get(name), list):
+            post[name] = [post[name][0], new_id[post[name][1]]]
     if spec.get("padding"):
         spec["padding"]["pad_id"] = new_id.get(spec["padding"]["pad_id"], 0)
     return ProblemTokenizer(Tokenizer.from_str(json.dumps(spec)), tok.max_length)
@@ -93,7 +98,11 @@ def prune_vocab(encoder, tok: ProblemTokenizer, keep: list[int]) -> ProblemToken
     emb = encoder.get_input_embeddings()
     if max(keep) >= emb.num_embeddings:
         raise ValueError(f"token id {max(keep)} is outside the embedding table ({emb.num_embeddings} rows)")
-    new = torch.nn.Embedding(len(keep), emb.embedding_dim, padding_idx=0 if 0 in keep else None)
+    fixed_pad = getattr(encoder.embeddings, "padding_idx", None)  # MPNet: positions count from it
+    if fixed_pad is not None and (fixed_pad not in keep or keep.index(fixed_pad) != fixed_pad):
+        raise ValueError(f"the pad id {fixed_pad} is fixed in this architecture: keep ids 0..{fixed_pad}")
+    pad = 0 if fixed_pad is None else fixed_pad
+    new = torch.nn.Embedding(len(keep), emb.embedding_dim, padding_idx=pad if pad in keep else None)
     new.weight.data.copy_(emb.weight.data[torch.tensor(keep)])
     encoder.set_input_embeddings(new.to(emb.weight.device))
     encoder.config.vocab_size = len(keep)
@@ -105,12 +114,15 @@ def prune_vocab(encoder, tok: ProblemTokenizer, keep: list[int]) -> ProblemToken
 def trim_positions(encoder, max_length: int) -> int:
     """Drop the position-embedding rows past ``max_length``: the tokenizer truncates every text
     to that many tokens, so those rows are never read (MiniLM has 512, the solver reads 256:
-    0.1 MB of an int8 file). Returns the rows kept; the encoder stays a plain Hugging Face model."""
+    0.1 MB of an int8 file); MPNet's positions start at row 2, so it keeps ``max_length + 2``.
+    Returns the rows kept; the encoder stays a plain Hugging Face model."""
     emb = encoder.embeddings
     rows = emb.position_embeddings.num_embeddings
+    max_length += layout_of(encoder).position_offset
     if max_length >= rows:
         return rows
-    new = torch.nn.Embedding(max_length, emb.position_embeddings.embedding_dim)
+    new = torch.nn.Embedding(max_length, emb.position_embeddings.embedding_dim,
+                             padding_idx=emb.position_embeddings.padding_idx)
     new.weight.data.copy_(emb.position_embeddings.weight.data[:max_length])
     emb.position_embeddings = new.to(emb.position_embeddings.weight.device)
     for name in ("position_ids", "token_type_ids"):  # buffers sized by max_position_embeddings
@@ -123,7 +135,7 @@ def trim_positions(encoder, max_length: int) -> int:
 def unk_rate(tok: ProblemTokenizer, texts: Iterable[str]) -> dict[str, float]:
     """Share of [UNK] among the (non-special) tokens of ``texts``."""
     unk = tok.tok.token_to_id("[UNK]")
-    specials = {tok.tok.token_to_id(s) for s in ("[CLS]", "[SEP]", "[PAD]")}
+    specials = {tok.tok.token_to_id(s) for s in ("[CLS]", "[SEP]", "[PAD]", "<s>", "</s>", "<pad>")}
     n = n_unk = 0
     for enc in tok.tok.encode_batch(list(texts)):
         ids = [i for i in enc.ids if i not in specials]
