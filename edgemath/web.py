@@ -11,7 +11,12 @@ the greedy deductive decoding loop and the safe evaluator of ``runtime/``, in Ja
 :func:`parity` holds the two to each other in Node. Torch-free: the base install builds a site
 (Node's npm fetches onnxruntime-web once, when ``web/node_modules`` lacks it).
 
-    python -m edgemath.web parity [--tokens-only] [--limit N] [--json FILE]
+    python -m edgemath.web parity [--tokens-only] [--exact-int8] [--codepoints] [--model DIR] [--json FILE]
+    python -m edgemath.web summary FILE          # what a report's mismatches have in common
+    python -m edgemath.web reference ID...       # encoder vs onnx's reference evaluator
+    python -m edgemath.web twin --out DIR        # the fp32 twin of an int8 export
+
+Numbers and how they were measured: docs/web.md.
 """
 from __future__ import annotations
 
@@ -118,7 +123,8 @@ def build(cfg: WebConfig, log: Callable[[str], None] = print) -> dict:
         if not out.is_dir() or (any(out.iterdir()) and not (out / "site.json").is_file()):
             raise WebError(f"{out} exists and is not an edgemath site (no site.json); give an empty or new --out")
         shutil.rmtree(out)
-    tmp = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent if out.parent.exists() else None))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".site-", dir=out.parent))  # beside it: the rename stays on one disk
     try:
         for f in PAGE_FILES:
             shutil.copy2(web / "src" / f, tmp / f)
@@ -131,11 +137,10 @@ def build(cfg: WebConfig, log: Callable[[str], None] = print) -> dict:
         manifest = json.loads((model / "manifest.json").read_text()) if (model / "manifest.json").is_file() else {}
         ort_version = json.loads((dist.parent / "package.json").read_text())["version"]
         sizes = site_sizes(tmp)
-        info = {"model": {"name": model.resolve().name, "source": str(model), "precision": manifest.get("precision", "?")},
+        info = {"model": {"name": model.resolve().name, "precision": manifest.get("precision", "?")},
                 "onnxruntime_web": ort_version, "wasm": ORT_FILES[1], "threads": "1 by default (?threads=N needs COOP/COEP)",
                 **sizes}
         (tmp / "site.json").write_text(json.dumps(info, indent=2) + "\n")
-        out.parent.mkdir(parents=True, exist_ok=True)
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
