@@ -4,17 +4,18 @@
 # ± sd over folds, each row against the baseline) and writes bench/results/teacher-screen.json.
 # Every run is resumable (--resume; a killed run goes on from its last finished epoch) and skipped
 # once finished. Two processes at one thread each use both cores.
-#   FOLDS="0 1" RECIPES="elr2e-4 elr2e-4-eq4" bash bench/teacher_screen.sh
+#   FOLDS="0 1" RECIPES="elr2e-4 eq4" bash bench/teacher_screen.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
 DATA=${DATA:-asdiv-a}
 OUT=${OUT:-runs/screen}
 FOLDS=${FOLDS:-0 1}
-RECIPES=${RECIPES:-baseline elr2e-4 elr2e-4-eq4}
+RECIPES=${RECIPES:-baseline elr2e-4 eq4}
 flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs 30`
   case $1 in
     baseline) echo "" ;;
+    eq4) echo "--equivalents 4" ;;
     elr2e-4) echo "--encoder-lr 2e-4" ;;
     elr2e-4-eq4) echo "--encoder-lr 2e-4 --equivalents 4" ;;
     elr2e-4-b32) echo "--encoder-lr 2e-4 --batch-size 32" ;;

@@ -499,7 +499,7 @@ def _main(argv: list[str] | None = None) -> int:
     t.add_argument("--activations", choices=["int8", "fp32"], default="fp32")
     t.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
-    from edgemath.cli import default_model
+    from edgemath.runtime.solver import default_model_dir as default_model
 
     if a.cmd == "summary":
         res = json.loads(a.report.read_text())

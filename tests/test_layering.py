@@ -15,8 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 TREES = {"edgemath": ROOT / "edgemath", "edgemath.export": ROOT / "export", "edgemath.runtime": ROOT / "runtime"}
 DRIVE_COMPRESS = {"edgemath.cli", "edgemath.report", "edgemath.demo"}
 """Modules outside the package allowed to import edgemath.compress: the verbs above it."""
-KNOWN_CYCLES = {("edgemath.web", "edgemath.cli"): "web's parity helpers take cli.default_model (d2a936d); "
-                "runtime.solver.default_model_dir (3b9ec5c) is where it is going"}
+KNOWN_CYCLES: dict[tuple[str, str], str] = {}
 """Import edges (importer, imported) that close a cycle and are not yet removed: each is named with
 its reason, left out of the cycle search, and must still exist (delete the entry once it is gone)."""
 
