@@ -16,6 +16,7 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs 30`
   case $1 in
     baseline) echo "" ;;
     eq4) echo "--equivalents 4" ;;
+    cw2) echo "--continue-weight 2" ;;
     elr2e-4) echo "--encoder-lr 2e-4" ;;
     elr2e-4-eq4) echo "--encoder-lr 2e-4 --equivalents 4" ;;
     elr2e-4-b32) echo "--encoder-lr 2e-4 --batch-size 32" ;;

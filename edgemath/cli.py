@@ -74,6 +74,8 @@ def train(
     augment: str = typer.Option(TrainConfig.augment, help="Add one exact copy of each training problem per transform: "
                                 "distractor (an unused number), resample (new numbers, answer recomputed), question "
                                 "(rephrased); comma-separated.", rich_help_panel="Data"),
+    continue_weight: float = typer.Option(TrainConfig.continue_weight, help="Weight of the stop loss where the gold "
+                                          "equation goes on (above 1: the decoder stops later).", rich_help_panel="Schedule"),
     equivalents: int = typer.Option(TrainConfig.equivalents, help="Teach up to K equivalent forms of each gold equation "
                                     "(commutative/associative rewrites), one drawn per epoch (1: the annotated form only).",
                                     rich_help_panel="Data"),
@@ -93,7 +95,7 @@ def train(
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, init=str(init) if init else None, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, hidden=hidden, quantity_layers=quantity_layers,
-                          const_min_count=const_min_count, augment=augment, equivalents=equivalents, resume=resume, time_budget=time_budget)
+                          const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, equivalents=equivalents, resume=resume, time_budget=time_budget)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError, FileExistsError) as e:
         _fail(str(e))

@@ -231,10 +231,11 @@ class Solver(nn.Module):
         return self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                             head_mask=head_mask, output_attentions=output_attentions)
 
-    def forward(self, batch: Batch, hidden: torch.Tensor | None = None):
+    def forward(self, batch: Batch, hidden: torch.Tensor | None = None, continue_weight: float = 1.0):
         """Teacher-forced loss: step cross-entropy + stop BCE, averaged over gold steps.
         Also returns the step logits (over the final quantity set, later quantities at -inf)
-        so distillation can match them.
+        so distillation can match them. ``continue_weight`` weighs the stop loss where the gold
+        equation goes on (most problems take one step, so the stop head learns to stop early).
 
         A quantity's vector never changes once made, so step t's scores are the scores of the
         final quantity set restricted to the first M0 + t quantities: the gold intermediate
@@ -266,8 +267,10 @@ class Solver(nn.Module):
             ce = F.cross_entropy(flat.masked_fill(~active[:, None], 0.0), target, reduction="none")
             step_loss = step_loss + (ce * active).sum()
             stop_logit = dec.stop(q[:, m0 + t]).squeeze(-1)
+            last = batch.n_steps == t + 1
+            weight = torch.where(last, 1.0, continue_weight) * active
             stop_loss = stop_loss + (F.binary_cross_entropy_with_logits(
-                stop_logit, (batch.n_steps == t + 1).float(), reduction="none") * active).sum()
+                stop_logit, last.float(), reduction="none") * weight).sum()
         return (step_loss + stop_loss) / count, logits_all
 
     @torch.no_grad()

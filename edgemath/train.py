@@ -35,6 +35,8 @@ class TrainConfig(LoopSettings):
     augment: str = ""
     """Comma-separated transforms adding one exact copy of each training problem (``edgemath.augment``:
     distractor, resample, question); empty: none."""
+    continue_weight: float = 1.0
+    """Weight of the stop loss where the gold equation goes on (above 1: stop later)."""
     equivalents: int = 1
     """Equivalent forms of each gold equation to teach, one drawn per epoch (1: the annotated one)."""
     time_budget: float | None = None
@@ -52,6 +54,8 @@ class TrainConfig(LoopSettings):
         unknown = sorted(set(self.transforms()) - set(TRANSFORMS))
         if unknown:
             problems.append(f"--augment: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(TRANSFORMS)}")
+        if self.continue_weight <= 0:
+            problems.append("--continue-weight must be positive")
         if self.equivalents < 1:
             problems.append("--equivalents must be at least 1")
         if self.const_min_count < 1:
@@ -191,7 +195,8 @@ def run(cfg: TrainConfig, console=None) -> Path:
 
     setup_s = time.time() - t0
     try:
-        best, history = fit(solver, tok, examples, dev, cfg, device, console, on_best, state=state)
+        loss_fn = (lambda batch: solver(batch, continue_weight=cfg.continue_weight)[0]) if cfg.continue_weight != 1.0 else None
+        best, history = fit(solver, tok, examples, dev, cfg, device, console, on_best, loss_fn=loss_fn, state=state)
     except Stopped as e:
         console.print(f"[yellow]{e}[/]")
         return cfg.out

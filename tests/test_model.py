@@ -113,3 +113,21 @@ def test_not_a_checkpoint(tmp_path):
         load_solver(tmp_path)
     with pytest.raises(CheckpointError, match="does not exist"):
         load_solver(tmp_path / "nope")
+
+
+def test_continue_weight_scales_only_the_stop_loss_of_steps_that_go_on(tiny_encoder):
+    solver, tok = tiny_solver(tiny_encoder, constants=("1",))
+    solver.eval()  # no dropout: the three losses see the same network
+    train = load_splits("asdiv-a:0").train.trainable
+    one = [p for p in train if len(p.equation) == 3][:4]
+    two = [p for p in train if len(p.equation) == 5][:4]
+
+    def loss(problems, w):
+        encs = [tok.encode(p.text) for p in problems]
+        steps = [tree_to_steps(parse_prefix(p.equation), len(e.numbers), ["1"], solver.cfg.ops) for p, e in zip(problems, encs)]
+        return solver(collate(encs, tok.pad_id, steps), continue_weight=w)[0]
+
+    with torch.no_grad():
+        torch.testing.assert_close(loss(one, 3.0), loss(one, 1.0))  # one-step problems never go on
+        base, heavier = loss(two, 1.0), loss(two, 3.0)
+    assert heavier > base
