@@ -5,11 +5,7 @@
 # encoder and data, runs the budgeted pipeline, and brings back results and one checkpoint.
 set -u
 T0=$(date +%s)
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-# edgemath laid out as its wheel would be (pyproject's package-dir), no build step
-mkdir -p /tmp/site/edgemath && cp -r edgemath/. /tmp/site/edgemath/ && cp -r export /tmp/site/edgemath/export \
-  && cp -r runtime /tmp/site/edgemath/runtime && cp -r models /tmp/site/edgemath/models || exit 1
-export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
+. bench/gpu/install.sh
 mkdir -p runs/e5-math23k data && cp .gpu/e5/*.json runs/e5-math23k/ \
   && python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.gpu/e5/model.safetensors.xz'), open('runs/e5-math23k/model.safetensors','wb'))" \
   && tar -C data -xzf .gpu/data/math23k.tgz || exit 1

@@ -5,10 +5,7 @@
 # DATA, FOLDS, PARALLEL and BUDGET override the defaults below. Brings back every run's manifest and log (no weights).
 set -u
 T0=$(date +%s)
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
-mkdir -p /tmp/site/edgemath && cp -r edgemath/. /tmp/site/edgemath/ && cp -r export /tmp/site/edgemath/export \
-  && cp -r runtime /tmp/site/edgemath/runtime && cp -r models /tmp/site/edgemath/models || exit 1
-export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
+. bench/gpu/install.sh
 mkdir -p runs/minilm data && cp .gpu/minilm/*.json .gpu/minilm/vocab.txt runs/minilm/ \
   && python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('.gpu/minilm/model.safetensors.xz'), open('runs/minilm/model.safetensors','wb'))" \
   && { [ ! -f .gpu/data/gsm8k.tgz ] || tar -C data -xzf .gpu/data/gsm8k.tgz; } || exit 1
