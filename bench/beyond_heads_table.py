@@ -1,5 +1,5 @@
 """Markdown table of bench/beyond_heads.sh (heads-only vs heads+FFN vs heads+FFN+vocabulary) and
-bench/layers.sh (FFN-only and layer dropping):
+bench/history/layers.sh (FFN-only and layer dropping):
 
     python bench/beyond_heads_table.py bench/results/beyond-heads-asdiv-a-0.json
 
