@@ -18,7 +18,7 @@ import random
 import re
 from dataclasses import replace
 
-from edgemath.data import Problem
+from edgemath.problems import Problem
 from edgemath.runtime.expression import ExpressionError, answers_match, evaluate, parse_prefix
 from edgemath.runtime.numbers import extract_numbers, format_number
 
@@ -117,12 +117,19 @@ def question(p: Problem, rng: random.Random) -> Problem | None:
     return None
 
 
+def unknown_transforms(transforms: list[str]) -> str | None:
+    """What is wrong with a list of transform names, phrased as the CLI flag; None when nothing."""
+    unknown = sorted(set(transforms) - set(TRANSFORMS))
+    if unknown:
+        return f"--augment: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(TRANSFORMS)}"
+    return None
+
+
 def augment(problems: list[Problem], transforms: list[str], seed: int = 0) -> tuple[list[Problem], dict[str, int]]:
     """The problems followed by one transformed copy per problem and transform (where the
     transform applies); counts of copies made per transform."""
-    unknown = sorted(set(transforms) - set(TRANSFORMS))
-    if unknown:
-        raise ValueError(f"--augment: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(TRANSFORMS)}")
+    if bad := unknown_transforms(transforms):
+        raise ValueError(bad)
     rng = random.Random(seed)
     fns = {"distractor": distractor, "resample": resample, "question": question}
     extra, made = [], {t: 0 for t in transforms}

@@ -202,6 +202,16 @@ def read_canonical(path: Path) -> Dataset:
     return ds
 
 
+def embedded_problems() -> list[Problem]:
+    """Every embedded ASDiv-A and MAWPS problem once: fold 0's train + dev is the whole set (the
+    other folds and the pool hold the same texts)."""
+    out = []
+    for name in ("asdiv-a", "mawps"):
+        s = load_splits(f"{name}:0")
+        out += s.train.problems + s.dev.problems
+    return out
+
+
 # --- GSM8K (English text only: the wider sample for vocabulary pruning) ------------------------
 
 def gsm8k_texts(split: str, data_root: str | os.PathLike | None = None, answers: bool = False) -> list[str]:

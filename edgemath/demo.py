@@ -52,7 +52,6 @@ def run(cfg: DemoConfig, console=None) -> dict:
 
     from edgemath.compress.run import CompressConfig, run as compress
     from edgemath.export.run import ExportConfig, run as export
-    from edgemath.data import load_splits
     from edgemath.manifest import read_manifest
     from edgemath.runtime.solver import OnnxSolver, default_model_dir
     from edgemath.train import TrainConfig, run as train
@@ -89,13 +88,15 @@ def run(cfg: DemoConfig, console=None) -> dict:
         lat.add_row(name, f"{size:.1f}", f"{p50[name]:.2f}", f"{p50[name] / p50['teacher-fp32']:.2f}x")
     console.print(lat)
     student_acc = read_manifest(student)["metrics"]["after"]["dev_acc"]
-    n_dev = min(cfg.limit, len(load_splits(cfg.data).dev.problems))
+    n_dev = read_manifest(teacher)["metrics"]["dev_problems"]  # compress scores the same dev problems
     shipped = OnnxSolver(cfg.shipped or default_model_dir(), threads=1)
     ours = OnnxSolver(exports["student-int8"], threads=1)
     ours_label = f"this pipeline's student ({student_acc:.0%} on {n_dev} {cfg.data} dev problems)"
-    console.print(showcase_table(SHOWCASE, ours, shipped, ours_label,
+    texts = [t for t, _ in SHOWCASE]
+    shipped_solved = [shipped.solve_one(t) for t in texts]
+    console.print(showcase_table(SHOWCASE, [ours.solve_one(t) for t in texts], shipped_solved, ours_label,
                                  "Showcase: problems written for this demo, in no training set"))
-    right = sum(answered_right(shipped.solve_one(t), a) for t, a in SHOWCASE)
+    right = sum(answered_right(s, a) for s, (_, a) in zip(shipped_solved, SHOWCASE))
     two = sum(answered_right(shipped.solve_one(t), a) for t, a in TWO_STEP)
     console.print(f"shipped models/default: {right}/{len(SHOWCASE)} showcase problems right; on {len(TWO_STEP)} "
                   f"two-step problems written the same way it gets {two} right (its card: models/default/README.md). "
@@ -112,8 +113,9 @@ def answered_right(solved, answer: float) -> bool:
     return solved.answer is not None and answers_match(solved.answer, answer)
 
 
-def showcase_table(problems, ours, shipped, ours_label: str, title: str):
-    """One row per problem: each model's equation and answer, marked right or wrong."""
+def showcase_table(problems, ours: list, shipped: list, ours_label: str, title: str):
+    """One row per problem: each model's equation and answer (its solutions, in the problems'
+    order), marked right or wrong."""
     from rich.table import Table
 
     from edgemath.runtime.numbers import format_number
@@ -127,6 +129,6 @@ def showcase_table(problems, ours, shipped, ours_label: str, title: str):
     table = Table(title=title)
     for c in ("problem", "answer", ours_label, "shipped models/default"):
         table.add_column(c)
-    for text, answer in problems:
-        table.add_row(text, format_number(answer), cell(ours.solve_one(text), answer), cell(shipped.solve_one(text), answer))
+    for (text, answer), a, b in zip(problems, ours, shipped):
+        table.add_row(text, format_number(answer), cell(a, answer), cell(b, answer))
     return table

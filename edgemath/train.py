@@ -49,11 +49,10 @@ class TrainConfig(LoopSettings):
             problems.append("--time-budget must be >= 0 minutes")
         if self.hidden < 4 or self.hidden % 4:
             problems.append("--hidden must be a positive multiple of 4 (the quantity mixer has 4 heads)")
-        from edgemath.augment import TRANSFORMS
+        from edgemath.augment import unknown_transforms
 
-        unknown = sorted(set(self.transforms()) - set(TRANSFORMS))
-        if unknown:
-            problems.append(f"--augment: unknown transform(s) {', '.join(unknown)}; choose from {', '.join(TRANSFORMS)}")
+        if bad := unknown_transforms(self.transforms()):
+            problems.append(bad)
         if self.continue_weight <= 0:
             problems.append("--continue-weight must be positive")
         if self.equivalents < 1:
@@ -65,7 +64,6 @@ class TrainConfig(LoopSettings):
         if problems:
             raise ValueError("; ".join(problems))
         self.out = Path(self.out)
-
 
     def transforms(self) -> list[str]:
         return [t.strip() for t in self.augment.split(",") if t.strip()]
@@ -195,8 +193,8 @@ def run(cfg: TrainConfig, console=None) -> Path:
 
     setup_s = time.time() - t0
     try:
-        loss_fn = (lambda batch: solver(batch, continue_weight=cfg.continue_weight)[0]) if cfg.continue_weight != 1.0 else None
-        best, history = fit(solver, tok, examples, dev, cfg, device, console, on_best, loss_fn=loss_fn, state=state)
+        best, history = fit(solver, tok, examples, dev, cfg, device, console, on_best,
+                            loss_fn=lambda batch: solver(batch, continue_weight=cfg.continue_weight)[0], state=state)
     except Stopped as e:
         console.print(f"[yellow]{e}[/]")
         return cfg.out

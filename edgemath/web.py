@@ -197,12 +197,9 @@ def serve(site: Path, host: str = "127.0.0.1", port: int = 0, isolate: bool = Fa
 def parity_texts(data_root: str | None = None, gsm8k: bool = True) -> list[tuple[str, str]]:
     """(id, text) of every embedded ASDiv-A and MAWPS problem (fold 0's train + dev is the whole
     set) and, where the shared data is present, the GSM8K test questions."""
-    from edgemath.data import DataError, gsm8k_texts, load_splits
+    from edgemath.data import DataError, embedded_problems, gsm8k_texts
 
-    out = []
-    for name in ("asdiv-a", "mawps"):
-        s = load_splits(f"{name}:0")
-        out += [(f"{name}/{p.id}", p.text) for p in s.train.problems + s.dev.problems]
+    out = [(f"{p.source}/{p.id}", p.text) for p in embedded_problems()]
     if gsm8k:
         try:
             out += [(f"gsm8k-test/{k}", t) for k, t in enumerate(gsm8k_texts("test", data_root))]

@@ -1,9 +1,8 @@
 """The demo's showcase: the shipped model answers every problem right, and no problem is in (or
 close to) any training set the project has."""
-import json
 import re
 
-from edgemath.data import data_dir, load_splits
+from edgemath.data import DataError, embedded_problems, gsm8k_texts
 from edgemath.demo import SHOWCASE, TWO_STEP, answered_right
 from edgemath.runtime.numbers import extract_numbers
 from edgemath.runtime.solver import OnnxSolver, default_model_dir
@@ -14,21 +13,19 @@ def _words(text: str) -> set[str]:
 
 
 def _training_texts() -> list[str]:
-    texts = []
-    for spec in ["mawps-asdiv-a"] + [f"{d}:{f}" for d in ("asdiv-a", "mawps") for f in range(5)]:
-        s = load_splits(spec)
-        texts += [p.text for p in s.train.problems + s.dev.problems]
-    root = data_dir()
-    for name in ("train.jsonl", "test.jsonl"):
-        path = root / "gsm8k" / name if root else None
-        if path and path.is_file():
-            texts += [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
+    texts = [p.text for p in embedded_problems()]
+    for split in ("train", "test"):
+        try:
+            texts += gsm8k_texts(split)
+        except DataError:  # no ../shared/data: the embedded sets only
+            pass
     return texts
 
 
 def test_shipped_model_answers_every_showcase_problem():
     solver = OnnxSolver(default_model_dir(), threads=1)
-    wrong = [(t, solver.solve_one(t).equation) for t, a in SHOWCASE if not answered_right(solver.solve_one(t), a)]
+    solved = [(t, a, solver.solve_one(t)) for t, a in SHOWCASE]
+    wrong = [(t, s.equation) for t, a, s in solved if not answered_right(s, a)]
     assert not wrong, wrong
 
 

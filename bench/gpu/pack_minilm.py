@@ -11,7 +11,6 @@ fp16 model. For screening recipes on a GPU, never for a shipped model.
 from __future__ import annotations
 
 import argparse
-import json
 import lzma
 import shutil
 from pathlib import Path
@@ -22,19 +21,20 @@ from tokenizers import Tokenizer
 
 from edgemath.augment import TRANSFORMS, augment
 from edgemath.checkpoint import default_encoder_path
-from edgemath.data import data_dir, load_splits
+from edgemath.data import DataError, gsm8k_texts, load_splits
 
 
-def used_token_ids(tok: Tokenizer, root: Path | None) -> set[int]:
+def used_token_ids(tok: Tokenizer, root: str | None) -> set[int]:
     texts = []
     for spec in ["mawps-asdiv-a"] + [f"{d}:{f}" for d in ("asdiv-a", "mawps") for f in range(5)]:
         s = load_splits(spec)
         texts += [p.text for p in s.train.problems + s.dev.problems]
         texts += [p.text for p in augment(s.train.problems, list(TRANSFORMS), seed=0)[0]]  # --augment's copies
-    for name in ("train.jsonl", "test.jsonl"):
-        path = root / "gsm8k" / name if root else None
-        if path and path.is_file():
-            texts += [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
+    for split in ("train", "test"):
+        try:
+            texts += gsm8k_texts(split, root)
+        except DataError:  # no GSM8K beside the project: the embedded sets only
+            pass
     ids = set(tok.token_to_id(t) for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"))
     for enc in tok.encode_batch(texts):
         ids.update(enc.ids)
@@ -53,7 +53,7 @@ def main() -> None:
             shutil.copy(f, args.out / f.name)
     tok = Tokenizer.from_file(str(src / "tokenizer.json"))
     tok.no_padding()
-    keep = torch.tensor(sorted(used_token_ids(tok, data_dir(args.data_dir))))
+    keep = torch.tensor(sorted(used_token_ids(tok, args.data_dir)))
     state = load_file(str(src / "model.safetensors"))
     name = next(k for k in state if k.endswith("word_embeddings.weight"))
     rows = torch.zeros_like(state[name])
