@@ -11,7 +11,7 @@ the greedy deductive decoding loop and the safe evaluator of ``runtime/``, in Ja
 :func:`parity` holds the two to each other in Node. Torch-free: the base install builds a site
 (Node's npm fetches onnxruntime-web once, when ``web/node_modules`` lacks it).
 
-    python -m edgemath.web parity [--tokens-only] [--exact-int8] [--codepoints] [--model DIR] [--json FILE]
+    python -m edgemath.web parity [--tokens-only] [--saturating-int8] [--codepoints] [--model DIR] [--json FILE]
     python -m edgemath.web summary FILE          # what a report's mismatches have in common
     python -m edgemath.web reference ID...       # encoder vs onnx's reference evaluator
     python -m edgemath.web twin --out DIR        # the fp32 twin of an int8 export
@@ -322,11 +322,12 @@ def exact_int8_copy(model: Path, out: Path, activations: str = "int8") -> Path:
 
 
 def parity(model: Path, items: list[tuple[str, str]], tokens_only: bool = False, web: Path | None = None,
-           exact_int8: bool = False, log: Callable[[str], None] = print) -> dict:
+           saturating_int8: bool = False, log: Callable[[str], None] = print) -> dict:
     """Python runtime vs web/src/edgemath.js in Node on the same texts: token ids, numbers (value,
     span, text, percent), number-token spans, and (unless ``tokens_only``) equations, answers and
-    errors. Returns counts and every mismatch with what differed. ``exact_int8``: the Python side runs
-    :func:`exact_int8_copy` of the graphs (integer products exact, as in the wasm kernels)."""
+    errors. Returns counts and every mismatch with what differed. The runtime computes int8
+    products exactly, as the wasm kernels do; ``saturating_int8`` runs it on onnxruntime's default
+    kernel instead (on x86 without VNNI it saturates: what the page was compared with before)."""
     from edgemath.runtime.solver import OnnxSolver
     from edgemath.runtime.tokenize import ProblemTokenizer
 
@@ -337,13 +338,7 @@ def parity(model: Path, items: list[tuple[str, str]], tokens_only: bool = False,
     js = _node_rows(model, items, tokens_only, web)
     meta = json.loads((model / "solver.json").read_text())
     tok = ProblemTokenizer.from_file(model / "tokenizer.json", meta.get("max_length", 256))
-    exact_dir = None
-    if exact_int8 and not tokens_only:  # Python on the same graphs with exact integer products
-        exact_dir = tempfile.TemporaryDirectory()
-        py_model = exact_int8_copy(model, Path(exact_dir.name) / model.name)
-    else:
-        py_model = model
-    solver = None if tokens_only else OnnxSolver(py_model, threads=1)
+    solver = None if tokens_only else OnnxSolver(model, threads=1, exact_int8=not saturating_int8)
     res = {"problems": len(items), "unique_texts": len({t for _, t in items}), "tokens_equal": 0, "numbers_equal": 0,
            "spans_equal": 0, "token_mismatches": [], "number_mismatches": []}
     if not tokens_only:
@@ -380,14 +375,13 @@ def parity(model: Path, items: list[tuple[str, str]], tokens_only: bool = False,
                 "python": {"prefix": sol.prefix, "answer": sol.answer, "error": sol.error, "margins": pm, "picks": pp},
                 "js": {"prefix": row["prefix"], "answer": row["answer"], "error": row["error"], "margins": row["margins"],
                        "picks": row.get("picks")},
-                "cause": _cause(pm, pp, row["margins"] or [], row.get("picks") or [], exact_int8)})
-    if exact_dir is not None:
-        exact_dir.cleanup()
-    res["python_graphs"] = "exact int8 products (exact_int8_copy)" if exact_int8 and not tokens_only else "as shipped"
+                "cause": _cause(pm, pp, row["margins"] or [], row.get("picks") or [], saturating_int8)})
+    if not tokens_only:
+        res["python_int8_products"] = "onnxruntime's default kernel" if saturating_int8 else "exact (session.x64quantprecision)"
     return res
 
 
-def _cause(pm: list[float], pp: list[int], jm: list[float], jp: list[int], exact_int8: bool) -> str:
+def _cause(pm: list[float], pp: list[int], jm: list[float], jp: list[int], saturating_int8: bool) -> str:
     """The first step where the greedy paths pick different (op, i, j), and how close each side's
     top two scores were there."""
     if not pp or not jp:
@@ -398,15 +392,16 @@ def _cause(pm: list[float], pp: list[int], jm: list[float], jp: list[int], exact
         where = f"step {k + 1}: same (op, i, j), the stop head fired on one side only"
     else:
         where = f"step {k + 1}: a different (op, i, j) (top-1 minus top-2: Python {pm[k]:.4f}, JS {jm[k]:.4f})"
-    why = ("fp32 rounding (1e-6) moved an activation across a DynamicQuantizeLinear step" if exact_int8 else
-           "native onnxruntime's int8 products differ from exact (MLAS u8s8 saturation on AVX2 without VNNI)")
+    why = ("native onnxruntime's int8 products differ from exact (MLAS u8s8 saturation on AVX2 without VNNI)"
+           if saturating_int8 else "fp32 rounding (1e-6) moved an activation across a DynamicQuantizeLinear step")
     return f"{where}; {why}"
 
 
 def reference_check(model: Path, items: list[tuple[str, str]], web: Path | None = None) -> list[dict]:
     """Encoder output against onnx's reference evaluator (exact integer MatMulInteger), per text:
-    max |difference| for native onnxruntime on the shipped graph, native onnxruntime on
-    :func:`exact_int8_copy`'s, onnxruntime-web's wasm in Node, and wasm against the exact copy.
+    max |difference| for native onnxruntime on the shipped graph (its default kernel, and with the
+    exact int8 products the runtime asks for), native onnxruntime on :func:`exact_int8_copy`'s,
+    onnxruntime-web's wasm in Node, and wasm against the exact copy.
     Needs `onnx`; slow (seconds a text)."""
     import numpy as np
     import onnx
@@ -426,7 +421,10 @@ def reference_check(model: Path, items: list[tuple[str, str]], web: Path | None 
     out = []
     with tempfile.TemporaryDirectory() as d:
         exact = exact_int8_copy(model, Path(d) / "exact")
+        precise = ort.SessionOptions()
+        precise.add_session_config_entry("session.x64quantprecision", "1")  # what OnnxSolver runs
         sess = {"native": ort.InferenceSession(str(model / "encoder.onnx")),
+                "native_x64quantprecision": ort.InferenceSession(str(model / "encoder.onnx"), precise),
                 "native_exact_int8_copy": ort.InferenceSession(str(exact / "encoder.onnx"))}
         inp = Path(d) / "in.jsonl"
         inp.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in items), encoding="utf-8")
@@ -483,7 +481,8 @@ def _main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--json", type=Path, default=None, help="write the whole report (every mismatch) here")
-    p.add_argument("--exact-int8", action="store_true", help="Python on the graphs with exact integer products (needs onnx)")
+    p.add_argument("--saturating-int8", action="store_true",
+                   help="Python on onnxruntime's default int8 kernel (saturates on x86 without VNNI), not the exact one")
     p.add_argument("--codepoints", action="store_true",
                    help="instead of problems: one text per Unicode code point (surrogates aside), tokens and numbers only")
     r = sub.add_parser("reference", help="encoder output vs onnx's reference evaluator: native, exact-int8 copy, wasm")
@@ -518,7 +517,7 @@ def _main(argv: list[str] | None = None) -> int:
     else:
         items = parity_texts(a.data_dir)
     items = items[: a.limit]
-    res = parity(a.model or default_model(), items, a.tokens_only or a.codepoints, exact_int8=a.exact_int8)
+    res = parity(a.model or default_model(), items, a.tokens_only or a.codepoints, saturating_int8=a.saturating_int8)
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")

@@ -164,14 +164,15 @@ def _sample() -> list[tuple[str, str]]:
 
 def test_js_solves_like_python_on_a_sample_and_the_edge_cases():
     """Equations, answers and error messages against the Python runtime on the shipped graphs;
-    200 problems across the three sources plus edge cases. Native onnxruntime's int8 products on a
-    CPU without VNNI saturate (see test below), so equations are held to 95% here, errors to all."""
+    200 problems across the three sources plus edge cases. Both sides compute int8 products
+    exactly, but a 1e-6 fp32 difference can still cross an activation's rounding step and flip a
+    near tie (99.08% equal on all 4,457 problems), so equations are held to 97% here, errors to all."""
     _needs_ort()
     items = _sample()
     res = parity(default_model(), items)
     assert res["tokens_equal"] == res["numbers_equal"] == len(items)
     assert res["errors_equal"] == len(items), [m for m in res["equation_mismatches"] if m["python"]["error"] != m["js"]["error"]]
-    assert res["equations_equal"] >= 0.95 * len(items), [m["cause"] for m in res["equation_mismatches"]]
+    assert res["equations_equal"] >= 0.97 * len(items), [m["cause"] for m in res["equation_mismatches"]]
 
 
 @pytest.fixture(scope="module")
