@@ -12,7 +12,7 @@ DATA=${DATA:-asdiv-a}
 OUT=${OUT:-runs/screen}
 FOLDS=${FOLDS:-0 1}
 RECIPES=${RECIPES:-baseline elr2e-4 eq4}
-flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs 30`
+flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs 30` (a later --epochs wins)
   case $1 in
     baseline) echo "" ;;
     eq4) echo "--equivalents 4" ;;
@@ -20,11 +20,24 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs 30`
     elr2e-4) echo "--encoder-lr 2e-4" ;;
     elr2e-4-eq4) echo "--encoder-lr 2e-4 --equivalents 4" ;;
     elr2e-4-b32) echo "--encoder-lr 2e-4 --batch-size 32" ;;
+    # augmentation adds about one copy per problem and transform: fewer epochs, the same steps
+    aug-r) echo "--augment resample --epochs 15" ;;
+    aug-d) echo "--augment distractor --epochs 15" ;;
+    aug-dr) echo "--augment distractor,resample --epochs 10" ;;
+    # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
+    gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
     *) echo "unknown recipe $1" >&2; return 1 ;;
   esac
 }
 mkdir -p "$OUT"
+pretrain() {  # once for every fold; its checkpoint is picked by GSM8K test (the gsm8k spec's dev)
+  local run=$OUT/gsm8k-pretrain
+  [ -f "$run/manifest.json" ] && return 0
+  echo "$(date +%T) start $run"
+  OMP_NUM_THREADS=${PRE_THREADS:-2} $EM train --data gsm8k --epochs "${PRE_EPOCHS:-3}" --out "$run" --resume > "$run.log" 2>&1
+}
 for recipe in $RECIPES; do
+  [ "$recipe" = gsm8k-init ] && pretrain
   f=$(flags "$recipe")
   for fold in $FOLDS; do
     run=$OUT/$recipe-f$fold

@@ -275,9 +275,10 @@ class Solver(nn.Module):
 
     @torch.no_grad()
     def decode(self, batch: Batch, hidden: torch.Tensor | None = None,
-               head_mask: torch.Tensor | None = None, beam: int = 1) -> list[Tree]:
-        """Greedy decoding (the best (op, i, j) each step, until the stop head fires), or with
-        ``beam`` > 1 the beam search of the runtime, one problem at a time."""
+               head_mask: torch.Tensor | None = None, beam: int = 1, stop_threshold: float = 0.5) -> list[Tree]:
+        """Greedy decoding (the best (op, i, j) each step, until the stop head's probability
+        passes ``stop_threshold``), or with ``beam`` > 1 the beam search of the runtime, one
+        problem at a time."""
         check_width(beam)
         if hidden is None:
             hidden = self.encode(batch, head_mask).last_hidden_state
@@ -299,7 +300,7 @@ class Solver(nn.Module):
             op, rest = best // (m * m), best % (m * m)
             i, j = rest // m, rest % m
             new = e[ar, op, i, j]
-            stop = torch.sigmoid(dec.stop(new).squeeze(-1)) > 0.5
+            stop = torch.sigmoid(dec.stop(new).squeeze(-1)) > stop_threshold
             for k in range(b):
                 node = (cfg.ops[op[k]], trees[k][i[k]], trees[k][j[k]])
                 trees[k].append(node)

@@ -131,3 +131,35 @@ def test_continue_weight_scales_only_the_stop_loss_of_steps_that_go_on(tiny_enco
         torch.testing.assert_close(loss(one, 3.0), loss(one, 1.0))  # one-step problems never go on
         base, heavier = loss(two, 1.0), loss(two, 3.0)
     assert heavier > base
+
+
+def test_stop_threshold_sets_how_sure_the_stop_head_must_be(tiny_encoder):
+    """Greedy decoding goes on until the stop probability passes the threshold (default 0.5, what
+    the runtime does). A stop head that grows surer each step (0.6, 0.9, 0.99, ...) is asked once
+    per step, so the number of calls is the number of steps taken."""
+    from edgemath.features import encode_all
+
+    solver, tok = tiny_solver(tiny_encoder)
+    problems = [Problem(str(i), t, [], None, 0.0, "t") for i, t in
+                enumerate(["Tom has 3 apples and buys 5 more.", "A 12 by 7 room costs 4 dollars per foot."])]
+    batch = collate(encode_all(problems, tok), tok.pad_id)
+
+    class SurerEachStep(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.calls = 0
+
+        def forward(self, new):
+            p = [0.6, 0.9, 0.99, 0.999, 0.9999][self.calls]
+            self.calls += 1
+            return torch.full((new.shape[0], 1), float(torch.logit(torch.tensor(p))))
+
+    def steps(**kw):
+        solver.decoder.stop = SurerEachStep()
+        solver.decode(batch, **kw)
+        return solver.decoder.stop.calls
+
+    assert steps() == steps(stop_threshold=0.5) == 1
+    assert steps(stop_threshold=0.7) == 2
+    assert steps(stop_threshold=0.95) == 3
+    assert steps(stop_threshold=1.01) == solver.cfg.max_steps == 5
