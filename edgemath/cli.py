@@ -79,6 +79,9 @@ def train(
     equivalents: int = typer.Option(TrainConfig.equivalents, help="Teach up to K equivalent forms of each gold equation "
                                     "(commutative/associative rewrites), one drawn per epoch (1: the annotated form only).",
                                     rich_help_panel="Data"),
+    stop_unused: bool = typer.Option(TrainConfig.stop_unused, "--stop-unused", help="The stop head also sees how many text "
+                                     "numbers no step has used yet (PyTorch only so far: such a model does not export).",
+                                     rich_help_panel="Model"),
     resume: bool = typer.Option(TrainConfig.resume, help="Continue a stopped run from its last finished epoch.", rich_help_panel="Schedule"),
     time_budget: Optional[float] = typer.Option(None, help="Minutes; stop after the first epoch past it (--resume goes on).",
                                                 rich_help_panel="Schedule"),
@@ -95,7 +98,8 @@ def train(
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, init=str(init) if init else None, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, hidden=hidden, quantity_layers=quantity_layers,
-                          const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, equivalents=equivalents, resume=resume, time_budget=time_budget)
+                          const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, equivalents=equivalents, stop_unused=stop_unused,
+                          resume=resume, time_budget=time_budget)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError, FileExistsError) as e:
         _fail(str(e))

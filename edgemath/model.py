@@ -24,6 +24,8 @@ from edgemath.runtime.beam import beam_decode, check_width
 from edgemath.runtime.expression import Tree
 
 COMMUTATIVE = ("+", "*")
+UNUSED_BUCKETS = 4
+"""``stop_unused``: the stop head tells apart 0, 1, 2 and 3 or more text numbers left unused."""
 
 
 @dataclass
@@ -42,6 +44,10 @@ class DecoderConfig:
     dropout: float = 0.1
     quantity_layers: int = 1
     """Self-attention layers over the initial quantities, so each number sees the others."""
+    stop_unused: bool = False
+    """The stop head also sees how many of the text's numbers no step has used once the new
+    quantity is made (the new quantity's vector alone does not say that a number is left).
+    Greedy decoding in PyTorch only so far: export and beam search refuse such a model."""
 
 
 class PairScorer(nn.Module):
@@ -142,6 +148,9 @@ class DeductiveDecoder(nn.Module):
         self.mix = nn.ModuleList(MixLayer(d, 4, cfg.dropout) for _ in range(cfg.quantity_layers))
         self.pairs = PairScorer(d, len(cfg.ops), cfg.dropout)
         self.stop = nn.Linear(d, 1)
+        if cfg.stop_unused:
+            self.unused = nn.Embedding(UNUSED_BUCKETS, d)
+            self.unused_mlp = nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, 1))
         mask = torch.ones(len(cfg.ops), 1, 1, dtype=torch.bool)
         for i, op in enumerate(cfg.ops):
             mask[i] = op not in COMMUTATIVE
@@ -164,6 +173,29 @@ class DeductiveDecoder(nn.Module):
             pad = ~mask & mask.any(1, keepdim=True)
             q = layer(q, pad)
         return q, mask
+
+    def stop_logit(self, new: torch.Tensor, unused: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        """Stop logit [B] of the new quantity ``new`` [B, D] made from quantities ``i``, ``j`` [B];
+        ``unused`` [B, M] marks the text numbers no earlier step used (read with ``stop_unused``)."""
+        s = self.stop(new).squeeze(-1)
+        if not self.cfg.stop_unused:
+            return s
+        ar = torch.arange(new.shape[0], device=new.device)
+        left = unused.sum(1) - unused[ar, i].long() - (unused[ar, j] & (j != i)).long()
+        return s + self.unused_mlp(new + self.unused(left.clamp(max=UNUSED_BUCKETS - 1))).squeeze(-1)
+
+    @staticmethod
+    def first_unused(num_mask: torch.Tensor, m: int) -> torch.Tensor:
+        """Before any step every text number is unused: [B, M] over the quantity slots."""
+        return torch.cat([num_mask, num_mask.new_zeros(num_mask.shape[0], m - num_mask.shape[1])], 1)
+
+    @staticmethod
+    def mark_used(unused: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        ar = torch.arange(unused.shape[0], device=unused.device)
+        unused = unused.clone()
+        unused[ar, i] = False
+        unused[ar, j] = False
+        return unused
 
     def step_logits(self, q: torch.Tensor, mask: torch.Tensor):
         """Scores of every (op, i, j) over the current quantities, invalid ones at -inf."""
@@ -257,6 +289,7 @@ class Solver(nn.Module):
         seen = torch.arange(m, device=q.device)
         step_loss, stop_loss, logits_all = 0.0, 0.0, []
         count = batch.n_steps.clamp(min=1).sum()
+        unused = dec.first_unused(batch.num_mask, m)
         for t in range(s_max):
             active = batch.n_steps > t
             early = seen < m0 + t
@@ -266,7 +299,8 @@ class Solver(nn.Module):
             target = (op * m + i) * m + j
             ce = F.cross_entropy(flat.masked_fill(~active[:, None], 0.0), target, reduction="none")
             step_loss = step_loss + (ce * active).sum()
-            stop_logit = dec.stop(q[:, m0 + t]).squeeze(-1)
+            stop_logit = dec.stop_logit(q[:, m0 + t], unused, i, j)
+            unused = dec.mark_used(unused, i, j)
             last = batch.n_steps == t + 1
             weight = torch.where(last, 1.0, continue_weight) * active
             stop_loss = stop_loss + (F.binary_cross_entropy_with_logits(
@@ -280,6 +314,8 @@ class Solver(nn.Module):
         passes ``stop_threshold``), or with ``beam`` > 1 the beam search of the runtime, one
         problem at a time."""
         check_width(beam)
+        if beam > 1 and self.cfg.stop_unused:
+            raise ValueError("beam search does not track unused numbers yet: decode a --stop-unused model greedily")
         if hidden is None:
             hidden = self.encode(batch, head_mask).last_hidden_state
         dec, cfg = self.decoder, self.cfg
@@ -293,6 +329,7 @@ class Solver(nn.Module):
         trees: list[list[Tree]] = [list(leaves) for _ in range(b)]
         done = torch.zeros(b, dtype=torch.bool, device=q.device)
         answer: list[Tree | None] = [None] * b
+        unused = dec.first_unused(batch.num_mask, q.shape[1])
         for t in range(cfg.max_steps):
             e, logits = dec.step_logits(q, mask)
             m = q.shape[1]
@@ -300,7 +337,8 @@ class Solver(nn.Module):
             op, rest = best // (m * m), best % (m * m)
             i, j = rest // m, rest % m
             new = e[ar, op, i, j]
-            stop = torch.sigmoid(dec.stop(new).squeeze(-1)) > stop_threshold
+            stop = torch.sigmoid(dec.stop_logit(new, unused, i, j)) > stop_threshold
+            unused = torch.cat([dec.mark_used(unused, i, j), unused.new_zeros(b, 1)], 1)
             for k in range(b):
                 node = (cfg.ops[op[k]], trees[k][i[k]], trees[k][j[k]])
                 trees[k].append(node)
@@ -344,6 +382,7 @@ def stepwise_loss(solver: Solver, batch: Batch):
     q, mask = dec.quantities(hidden, batch.pool, batch.num_mask)
     ar = torch.arange(q.shape[0], device=q.device)
     total, logits_all = 0.0, []
+    unused = dec.first_unused(batch.num_mask, q.shape[1])
     for t in range(int(batch.n_steps.max())):
         active = batch.n_steps > t
         e, logits = dec.step_logits(q, mask)
@@ -353,8 +392,9 @@ def stepwise_loss(solver: Solver, batch: Batch):
         logits_all.append(flat)
         ce = F.cross_entropy(flat.masked_fill(~active[:, None], 0.0), (op * m + i) * m + j, reduction="none")
         new = e[ar, op, i, j]
-        stop = F.binary_cross_entropy_with_logits(dec.stop(new).squeeze(-1), (batch.n_steps == t + 1).float(),
+        stop = F.binary_cross_entropy_with_logits(dec.stop_logit(new, unused, i, j), (batch.n_steps == t + 1).float(),
                                                   reduction="none")
+        unused = torch.cat([dec.mark_used(unused, i, j), unused.new_zeros(q.shape[0], 1)], 1)
         total = total + ((ce + stop) * active).sum()
         q, mask = torch.cat([q, new[:, None]], 1), torch.cat([mask, active[:, None]], 1)
     return total / batch.n_steps.clamp(min=1).sum(), logits_all

@@ -39,6 +39,8 @@ class TrainConfig(LoopSettings):
     """Weight of the stop loss where the gold equation goes on (above 1: stop later)."""
     equivalents: int = 1
     """Equivalent forms of each gold equation to teach, one drawn per epoch (1: the annotated one)."""
+    stop_unused: bool = False
+    """The stop head also sees how many text numbers are still unused (model.DecoderConfig)."""
     time_budget: float | None = None
     """Minutes; stop cleanly at the end of the first epoch past it (``resume`` continues from the
     state saved at the end of the last finished epoch, ``train_state.pt``)."""
@@ -91,7 +93,7 @@ def inherited_settings(init: Path) -> dict:
 
     meta, max_length = read_solver_meta(init)
     return {"hidden": meta["hidden"], "quantity_layers": meta["quantity_layers"], "max_length": max_length,
-            "const_min_count": None, "constants": meta["constants"]}
+            "const_min_count": None, "constants": meta["constants"], "stop_unused": meta.get("stop_unused", False)}
 
 
 def encoder_path(cfg: TrainConfig) -> Path:
@@ -118,7 +120,7 @@ def build_solver(cfg: TrainConfig, train: list[Problem]):
     encoder = AutoModel.from_pretrained(enc_path, add_pooling_layer=False, attn_implementation="eager")
     ops, consts = learn_vocab(train, cfg.const_min_count)
     dcfg = DecoderConfig(hidden=cfg.hidden, ops=ops, constants=consts, quantity_layers=cfg.quantity_layers,
-                         encoder_hidden=encoder.config.hidden_size)
+                         encoder_hidden=encoder.config.hidden_size, stop_unused=cfg.stop_unused)
     tok = ProblemTokenizer.from_file(enc_path / "tokenizer.json", cfg.max_length)
     return Solver(encoder, dcfg), tok, enc_path
 
@@ -150,6 +152,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
         from edgemath.checkpoint import load_solver
 
         solver, tok = load_solver(Path(cfg.init))
+        if cfg.stop_unused and not solver.cfg.stop_unused:
+            raise ValueError(f"--stop-unused: {cfg.init} was trained without it, and --init keeps its decoder")
         solver.train()
     else:
         solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable])

@@ -39,6 +39,9 @@ class QuantitiesGraph(nn.Module):
 class StepGraph(nn.Module):
     def __init__(self, decoder):
         super().__init__()
+        if decoder.cfg.stop_unused:  # its stop head needs the used numbers, which the graph has no input for
+            raise ValueError("this solver was trained with --stop-unused, which export (and the runtimes) do not "
+                             "support yet; train without it to export")
         self.decoder = decoder
 
     def forward(self, q, q_mask):

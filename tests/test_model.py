@@ -13,12 +13,12 @@ from edgemath.runtime.expression import evaluate, parse_prefix, to_prefix
 from edgemath.runtime.tokenize import ProblemTokenizer
 
 
-def tiny_solver(tiny_encoder, constants=("1", "100"), seed=0):
+def tiny_solver(tiny_encoder, constants=("1", "100"), seed=0, stop_unused=False):
     from transformers import AutoModel
 
     torch.manual_seed(seed)
     enc = AutoModel.from_pretrained(tiny_encoder, attn_implementation="eager")
-    cfg = DecoderConfig(hidden=16, constants=list(constants), encoder_hidden=32, max_steps=5)
+    cfg = DecoderConfig(hidden=16, constants=list(constants), encoder_hidden=32, max_steps=5, stop_unused=stop_unused)
     return Solver(enc, cfg).eval(), ProblemTokenizer.from_file(tiny_encoder / "tokenizer.json")
 
 
@@ -55,10 +55,11 @@ def test_decoding_always_gives_valid_trees(tiny_encoder):
             assert all(s < len(tok.encode(p.text).numbers) for s in slots)
 
 
-def test_one_pass_loss_equals_stepwise(tiny_encoder):
+@pytest.mark.parametrize("stop_unused", [False, True])
+def test_one_pass_loss_equals_stepwise(tiny_encoder, stop_unused):
     """Scoring all pairs once over the final quantity set gives the per-step loss and the
     per-step scores (on the candidates each step could see), gradients included."""
-    solver, tok = tiny_solver(tiny_encoder, constants=("1",))
+    solver, tok = tiny_solver(tiny_encoder, constants=("1",), stop_unused=stop_unused)
     train = load_splits("asdiv-a:0").train.trainable
     probs = [p for p in train if len(p.equation) >= 5][:6] + [p for p in train if len(p.equation) == 3][:6]
     encs = [tok.encode(p.text) for p in probs]
@@ -76,6 +77,8 @@ def test_one_pass_loss_equals_stepwise(tiny_encoder):
         torch.testing.assert_close(g, r)
         assert torch.isinf(g).eq(torch.isinf(r)).all()
     trained = [p for p in solver.decoder.pairs.parameters() if p.requires_grad]
+    if stop_unused:
+        trained += list(solver.decoder.unused.parameters()) + list(solver.decoder.unused_mlp.parameters())
     grads = [torch.autograd.grad(loss, trained, retain_graph=True) for loss in (ref, got)]
     for a, b in zip(*grads):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
@@ -163,3 +166,65 @@ def test_stop_threshold_sets_how_sure_the_stop_head_must_be(tiny_encoder):
     assert steps(stop_threshold=0.7) == 2
     assert steps(stop_threshold=0.95) == 3
     assert steps(stop_threshold=1.01) == solver.cfg.max_steps == 5
+
+
+def test_stop_unused_counts_the_text_numbers_no_step_has_used(tiny_encoder):
+    """The stop head's extra input: text numbers left once the new quantity is made (a number used
+    twice counts once; constants and earlier results are not text numbers), bucketed at 3+. The
+    head is set up here so that its logit is that bucket."""
+    solver, _ = tiny_solver(tiny_encoder, stop_unused=True)
+    dec = solver.decoder
+    with torch.no_grad():
+        dec.stop.weight.zero_(), dec.stop.bias.zero_()
+        dec.unused.weight.zero_()
+        dec.unused.weight[:, 0] = torch.arange(4.0)  # bucket k -> k in the first coordinate
+    dec.unused_mlp = torch.nn.Linear(16, 1)
+    with torch.no_grad():
+        dec.unused_mlp.weight.zero_(), dec.unused_mlp.bias.zero_()
+        dec.unused_mlp.weight[0, 0] = 1.0  # reads the first coordinate back
+    new = torch.zeros(2, 16)
+
+    def left(unused, i, j):
+        return dec.stop_logit(new, unused, torch.tensor(i), torch.tensor(j)).tolist()
+
+    num_mask = torch.tensor([[True, True, True, False], [True, True, True, True]])
+    unused = dec.first_unused(num_mask, 6)  # 4 number slots + 2 constants
+    assert unused.tolist() == [[True, True, True, False, False, False], [True, True, True, True, False, False]]
+    assert left(unused, [0, 0], [1, 0]) == [1, 3]  # a number used twice counts once
+    assert left(unused, [0, 4], [4, 5]) == [2, 3]  # constants (slots 4, 5) are not text numbers
+    after = dec.mark_used(unused, torch.tensor([0, 0]), torch.tensor([1, 2]))
+    assert after.tolist() == [[False, False, True, False, False, False], [False, True, False, True, False, False]]
+    assert left(after, [2, 1], [4, 3]) == [0, 0]
+
+
+def test_stop_unused_decodes_greedily_and_refuses_beam_and_export(tiny_encoder, tmp_path):
+    from edgemath.features import encode_all
+    from edgemath.export.graphs import export_graphs
+
+    solver, tok = tiny_solver(tiny_encoder, stop_unused=True)
+    problems = [Problem("0", "Tom has 3 apples and buys 5 more, then 2.", [], None, 0.0, "t")]
+    batch = collate(encode_all(problems, tok), tok.pad_id)
+    tree = solver.decode(batch)[0]
+    assert all(int(t[1:]) < 3 for t in to_prefix(tree) if t.startswith("n"))
+    with pytest.raises(ValueError, match="beam search does not track unused numbers"):
+        solver.decode(batch, beam=3)
+    with pytest.raises(ValueError, match="--stop-unused, which export"):
+        export_graphs(solver, tmp_path, 17)
+
+
+def test_train_stop_unused_is_recorded_and_kept_by_init(tiny_encoder, tiny_teacher, tmp_path):
+    """`train --stop-unused` writes it into solver.json and the manifest; --init from a run
+    without it refuses the flag (the decoder it keeps has no such head)."""
+    import json
+
+    from edgemath.train import TrainConfig, run
+
+    out = run(TrainConfig(data="asdiv-a:0", out=tmp_path / "su", encoder=str(tiny_encoder), limit=16, max_steps=2,
+                          epochs=1, hidden=16, stop_unused=True))
+    assert json.loads((out / "checkpoint" / "solver.json").read_text())["stop_unused"] is True
+    assert json.loads((out / "manifest.json").read_text())["config"]["stop_unused"] is True
+    solver, _ = load_solver(out)
+    assert solver.cfg.stop_unused and hasattr(solver.decoder, "unused_mlp")
+    with pytest.raises(ValueError, match="was trained without it"):
+        run(TrainConfig(data="asdiv-a:0", out=tmp_path / "init", init=str(tiny_teacher), limit=16, max_steps=2,
+                        epochs=1, stop_unused=True))

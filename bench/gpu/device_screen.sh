@@ -13,7 +13,7 @@ python3 -P -c "import torch, transformers, edgemath.cli; print(torch.__version__
 echo "setup $(( $(date +%s) - T0 )) s"
 BUDGET=${BUDGET:-500}
 export EDGEMATH_DATA=data  # for "+gsm8k" recipes
-IFS=';' read -ra RECIPE <<< "${RECIPES:-baseline=;eq4=--equivalents 4;aug-r=--augment resample --epochs 15;aug-d=--augment distractor --epochs 15}"  # a later --epochs wins
+IFS=';' read -ra RECIPE <<< "${RECIPES:-baseline=;eq4=--equivalents 4;aug-r=--augment resample --epochs 15;aug-d=--augment distractor --epochs 15;su=--stop-unused}"  # a later --epochs wins
 # shellcheck disable=SC2086
 timeout $(( BUDGET - ($(date +%s) - T0) + 90 )) python3 -P bench/gpu/screen_gpu.py --encoder runs/minilm \
   --recipes "${RECIPE[@]}" --data ${DATA:-asdiv-a mawps} --folds ${FOLDS:-0 1 2 3 4} --parallel ${PARALLEL:-15} \
