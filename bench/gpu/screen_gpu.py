@@ -5,6 +5,9 @@ is a day. On a GPU each run is launch-bound and small: many run at once. This st
 (recipe, dataset, fold) as the plain `edgemath train` command, PARALLEL at a time, each with
 `--time-budget` so that a run still going when the budget ends stops cleanly after an epoch;
 then writes RUNS/screen-summary.json (commands, accuracy, best epoch, minutes per run).
+With ``--pretrain-gsm8k E`` one solver is first trained on converted GSM8K train for E epochs
+(RUNS/gsm8k-pretrain) and a recipe's flags may name it as ``{pretrain}``: "gsm8k-init=--init {pretrain}"
+(the "+GSM8K" protocol: extra data).
 
     python bench/gpu/screen_gpu.py --encoder runs/minilm --recipes "baseline=" "elr2e-4=--encoder-lr 2e-4" \
         --data asdiv-a mawps --folds 0 1 2 3 4 --parallel 10 --budget 520 --runs runs/gpu-screen
@@ -31,9 +34,11 @@ def jobs(args) -> list[tuple[str, list[str]]]:
         for data in args.data:
             for fold in args.folds:
                 run = f"{name}-{data}-f{fold}"
+                extra = shlex.split(flags.replace("{pretrain}", str(args.runs / "gsm8k-pretrain")))
+                encoder = [] if "--init" in extra else ["--encoder", args.encoder]  # --init brings its own
                 cmd = EM + ["train", "--data", f"{data}:{fold}", "--epochs", str(args.epochs), "--out",
-                            str(args.runs / run), "--device", args.device, "--encoder", args.encoder, "--resume",
-                            *shlex.split(flags), *shlex.split(args.extra)]
+                            str(args.runs / run), "--device", args.device, *encoder, "--resume",
+                            *extra, *shlex.split(args.extra)]
                 out.append((run, cmd))
     return out
 
@@ -49,10 +54,20 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=520, help="seconds for the whole screen")
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--runs", type=Path, default=Path("runs/gpu-screen"))
+    ap.add_argument("--pretrain-gsm8k", type=int, default=0, help="epochs of one GSM8K-trained start ({pretrain}); 0: none")
     ap.add_argument("--extra", default="", help='flags for every run, one string (smoke tests: --extra="--limit 16 --max-steps 2")')
     args = ap.parse_args()
     args.runs.mkdir(parents=True, exist_ok=True)
-    todo, running, done = jobs(args), {}, {}
+    done = {}
+    if args.pretrain_gsm8k:  # before the screen: the recipes that start from it need it finished
+        cmd = EM + ["train", "--data", "gsm8k", "--epochs", str(args.pretrain_gsm8k), "--out", str(args.runs / "gsm8k-pretrain"),
+                    "--device", args.device, "--encoder", args.encoder, "--resume", *shlex.split(args.extra)]
+        t = time.time()
+        with open(args.runs / "gsm8k-pretrain.log", "w") as log:
+            rc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT).returncode
+        done["gsm8k-pretrain"] = {"cmd": " ".join(cmd), "rc": rc, "seconds": round(time.time() - t, 1)}
+        print(f"[{time.time() - T0:6.1f}s] end gsm8k-pretrain rc {rc}", flush=True)
+    todo, running = jobs(args), {}
     while todo or running:
         while todo and len(running) < args.parallel:
             run, cmd = todo.pop(0)
