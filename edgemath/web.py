@@ -397,6 +397,19 @@ def _cause(pm: list[float], pp: list[int], jm: list[float], jp: list[int], satur
     return f"{where}; {why}"
 
 
+def reference_encoder(model: Path):
+    """onnx's reference evaluator on ``model``'s encoder.onnx: numpy arithmetic, MatMulInteger in
+    exact integers, the yardstick for both onnxruntimes. Needs `onnx`."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    m = onnx.load(str(Path(model) / "encoder.onnx"))
+    for op in m.opset_import:  # the reference evaluator implements DequantizeLinear from opset 19 on
+        if op.domain in ("", "ai.onnx"):
+            op.version = max(op.version, 19)
+    return ReferenceEvaluator(m)
+
+
 def reference_check(model: Path, items: list[tuple[str, str]], web: Path | None = None) -> list[dict]:
     """Encoder output against onnx's reference evaluator (exact integer MatMulInteger), per text:
     max |difference| for native onnxruntime on the shipped graph (its default kernel, and with the
@@ -404,19 +417,13 @@ def reference_check(model: Path, items: list[tuple[str, str]], web: Path | None 
     onnxruntime-web's wasm in Node, and wasm against the exact copy.
     Needs `onnx`; slow (seconds a text)."""
     import numpy as np
-    import onnx
     import onnxruntime as ort
-    from onnx.reference import ReferenceEvaluator
 
     from edgemath.runtime.tokenize import ProblemTokenizer
 
     model, web = check_model_dir(model), web or web_root()
     ensure_ort(web, print)
-    m = onnx.load(str(model / "encoder.onnx"))
-    for op in m.opset_import:  # the reference evaluator implements DequantizeLinear from opset 19 on
-        if op.domain in ("", "ai.onnx"):
-            op.version = max(op.version, 19)
-    ref = ReferenceEvaluator(m)
+    ref = reference_encoder(model)
     tok = ProblemTokenizer.from_file(model / "tokenizer.json")
     out = []
     with tempfile.TemporaryDirectory() as d:
