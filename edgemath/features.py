@@ -29,6 +29,30 @@ def gold_steps(p: Problem, enc: Encoded, cfg: DecoderConfig):
     return steps
 
 
+def untrainable_reason(p: Problem, enc: Encoded, cfg: DecoderConfig) -> str:
+    """Why ``gold_steps`` gives None for ``p``, in words (the skip counts of `train` and `data`)."""
+    if not p.equation or not p.trainable:
+        return "no equation that reproduces the answer (kept for scoring only)"
+    stack = [parse_prefix(p.equation)]
+    while stack:
+        t = stack.pop()
+        if isinstance(t, tuple):
+            if t[0] not in cfg.ops:
+                return f"operator {t[0]} outside the decoder's ops"
+            stack += [t[1], t[2]]
+        elif t.startswith("n") and t[1:].isdigit():
+            if int(t[1:]) >= len(enc.numbers):
+                return "a number slot beyond the numbers read from the text"
+        elif t not in cfg.constants:
+            return f"constant {t} outside the decoder's set"
+    steps = tree_to_steps(parse_prefix(p.equation), len(enc.numbers), cfg.constants, cfg.ops)
+    if not steps:
+        return "the equation is a single number (no operation to learn)"
+    if len(steps) > cfg.max_steps:
+        return f"more than {cfg.max_steps} operations (max_steps)"
+    return "a number it uses lies beyond the tokenizer's length limit"
+
+
 def gold_alternatives(p: Problem, enc: Encoded, cfg: DecoderConfig, limit: int):
     """``gold_steps`` and, with ``limit`` > 1, the step sequences of up to ``limit`` - 1 equivalent
     trees, as :class:`Alternatives`; a problem with one form keeps its plain list, so training
@@ -55,7 +79,7 @@ def make_examples(problems: list[Problem], tok: ProblemTokenizer, dcfg: DecoderC
         enc = tok.encode(p.text)
         steps = gold_alternatives(p, enc, dcfg, equivalents)
         if steps is None:
-            skipped["equation outside the decoder's ops/constants, untrainable or truncated"] += 1
+            skipped[untrainable_reason(p, enc, dcfg)] += 1
         else:
             out.append((enc, steps))
     return out, skipped
