@@ -17,16 +17,18 @@ __all__ = ["Number", "extract_numbers", "format_number"]
 
 # Order matters: the longest forms first (mixed fraction, parenthesised fraction, fraction,
 # thousands-separated, decimal, integer). A leading "-" is part of the number only when it is
-# not preceded by something an operator could follow (a digit, letter, closing bracket).
+# not preceded by something an operator could follow (a digit, letter, closing bracket). After a
+# "/" a number is read on its own ("(2/15)/1996", "9999*4444/6666/2222", "多少/7": the divisor is
+# a number of the problem), never as the start of a fraction.
 _NUMBER = re.compile(
     r"""
-    (?<![A-Za-z0-9_./])                            # not glued to a latin word, decimal or fraction
+    (?<![A-Za-z0-9_.])                             # not glued to a latin word or a decimal
     (?P<sign>-(?=[\d.(]))?
     (?:
-        (?P<mixed_whole>\d+)\s+(?P<mixed_num>\d+)/(?P<mixed_den>\d+)(?![\d/])
+        (?<!/)(?P<mixed_whole>\d+)\s+(?P<mixed_num>\d+)/(?P<mixed_den>\d+)(?![\d/])
       | (?P<pmixed_whole>\d+)\((?P<pmixed_num>\d+)/(?P<pmixed_den>\d+)\)     # Math23k: 1(5/6)
       | \((?P<pnum>\d+(?:\.\d+)?)/(?P<pden>\d+(?:\.\d+)?)\)
-      | (?P<num>\d+)/(?P<den>\d+)(?![\d/.])
+      | (?<!/)(?P<num>\d+)/(?P<den>\d+)(?![\d/]|\.\d)  # a/b, not inside a/b/c or a/b.5 (a/b. ends a sentence)
       | (?P<thousands>\d{1,3}(?:,\d{3})+(?:\.\d+)?)(?![\d,]*\d)
       | (?P<decimal>\d*\.\d+|\d+(?:\.\d+)?)
     )

@@ -25,6 +25,15 @@ CASES = [
     ("no numbers here", []),
     ("a 1/0 fraction", []),
     ("abc12 is a code", []),
+    # after a "/" the divisor is read on its own, never as the start of a fraction (Math23k)
+    ("（111*66-185*8）/37=．", [111, 66, 185, 8, 37]),
+    ("计算：64.87*(2/15)/1996=．", [64.87, 2 / 15, 1996]),
+    ("计算9999*4444/6666/2222的结果", [9999, 4444, 6666, 2222]),
+    ("多少/7=23…3．", [7, 23, 3]),
+    ("4/2.1的商", [4, 2.1]),
+    ("12/25/2020", [12, 25, 2020]),
+    # a fraction at a sentence's end is still a fraction (GSM8K: "increases that by 1/3.")
+    ("He increases that by 1/3. How", [1 / 3]),
 ]
 
 

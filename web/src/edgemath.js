@@ -78,13 +78,13 @@ const pyFloat = (s) => parseFloat(asciiDigits(s));
 
 const D = `[${D_CLASS}]`, DC = D_CLASS; // Python's \d on str patterns (DC: inside a class)
 const NUMBER = new RegExp(
-  "(?<![A-Za-z0-9_./])" +
+  "(?<![A-Za-z0-9_.])" +
   `(?<sign>-(?=[${DC}.(]))?` +
   "(?:" +
-  `(?<mixed_whole>${D}+)[${PY_SPACE}]+(?<mixed_num>${D}+)/(?<mixed_den>${D}+)(?![${DC}/])` +
+  `(?<!/)(?<mixed_whole>${D}+)[${PY_SPACE}]+(?<mixed_num>${D}+)/(?<mixed_den>${D}+)(?![${DC}/])` +
   `|(?<pmixed_whole>${D}+)\\((?<pmixed_num>${D}+)/(?<pmixed_den>${D}+)\\)` +
   `|\\((?<pnum>${D}+(?:\\.${D}+)?)/(?<pden>${D}+(?:\\.${D}+)?)\\)` +
-  `|(?<num>${D}+)/(?<den>${D}+)(?![${DC}/.])` +
+  `|(?<!/)(?<num>${D}+)/(?<den>${D}+)(?![${DC}/]|\\.${D})` +
   `|(?<thousands>${D}{1,3}(?:,${D}{3})+(?:\\.${D}+)?)(?![${DC},]*${D})` +
   `|(?<decimal>${D}*\\.${D}+|${D}+(?:\\.${D}+)?)` +
   ")" +
