@@ -25,16 +25,18 @@ from edgemath.runtime.tokenize import ProblemTokenizer
 from edgemath.train import learn_vocab
 
 
-def spills(tok: ProblemTokenizer, text: str) -> list[dict]:
-    """Numbers whose first or last token starts before or ends after the number's characters."""
+def spills(tok: ProblemTokenizer, text: str) -> tuple[int, list[dict]]:
+    """How many numbers the text holds, and those whose first or last token starts before or
+    ends after the number's characters."""
     enc = tok.tok.encode(text)
+    numbers = extract_numbers(text)
     out = []
-    for n in tok.encode(text).numbers:
+    for n in numbers:
         pieces = [(s, e) for s, e in enc.offsets if e > s and s < n.end and e > n.start]
         if pieces and (pieces[0][0] < n.start or pieces[-1][1] > n.end):
             out.append({"number": n.text, "covered": text[pieces[0][0]:pieces[-1][1]],
                         "tokens": [text[s:e] for s, e in pieces]})
-    return out
+    return len(numbers), out
 
 
 def unread_digits(text: str) -> list[str]:
@@ -63,8 +65,8 @@ def main() -> None:
     constants = Counter({r.split()[1]: n for r, n in skipped.items() if r.startswith("constant ")})
     numbers, spilled, examples = 0, Counter(), []
     for p in train:
-        found = spills(tok, p.text)
-        numbers += len(tok.encode(p.text).numbers)
+        count, found = spills(tok, p.text)
+        numbers += count
         for s in found:
             spilled[s["covered"].replace(s["number"], "N", 1)] += 1
             if len(examples) < a.examples:

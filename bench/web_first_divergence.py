@@ -22,6 +22,7 @@ import onnx
 import onnxruntime as ort
 
 from edgemath.cli import default_model
+from edgemath.runtime.solver import session_options
 from edgemath.runtime.tokenize import ProblemTokenizer
 from edgemath.web import ensure_ort, parity_texts, web_root
 
@@ -49,10 +50,7 @@ def divergences(model: Path, text: str, show: int) -> list[dict]:
         r = subprocess.run(["node", str(DUMP), str(d / "all.onnx"), json.dumps(ids), str(d)], capture_output=True, text=True)
         if r.returncode != 0:
             raise SystemExit(f"node {DUMP.name} failed: {r.stderr.strip()[-1000:]}")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.add_session_config_entry("session.x64quantprecision", "1")  # as OnnxSolver runs it
-        s = ort.InferenceSession(str(d / "all.onnx"), opts)
+        s = ort.InferenceSession(str(d / "all.onnx"), session_options(threads=1))  # as OnnxSolver runs it
         feed = {"input_ids": np.array([ids]), "attention_mask": np.ones((1, len(ids)), dtype=np.int64)}
         native = dict(zip([x.name for x in s.get_outputs()], s.run(None, feed)))
         for name, op in order:

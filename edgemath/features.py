@@ -8,7 +8,7 @@ import torch
 from edgemath.data import Problem
 from edgemath.equivalents import Alternatives, equivalent_trees
 from edgemath.model import Batch, DecoderConfig, tree_to_steps
-from edgemath.runtime.expression import parse_prefix
+from edgemath.runtime.expression import is_slot, parse_prefix, slot_index
 from edgemath.runtime.solver import collate_np
 from edgemath.runtime.tokenize import Encoded, ProblemTokenizer
 
@@ -33,19 +33,20 @@ def untrainable_reason(p: Problem, enc: Encoded, cfg: DecoderConfig) -> str:
     """Why ``gold_steps`` gives None for ``p``, in words (the skip counts of `train` and `data`)."""
     if not p.equation or not p.trainable:
         return "no equation that reproduces the answer (kept for scoring only)"
-    stack = [parse_prefix(p.equation)]
+    tree = parse_prefix(p.equation)
+    stack = [tree]
     while stack:
         t = stack.pop()
         if isinstance(t, tuple):
             if t[0] not in cfg.ops:
                 return f"operator {t[0]} outside the decoder's ops"
             stack += [t[1], t[2]]
-        elif t.startswith("n") and t[1:].isdigit():
-            if int(t[1:]) >= len(enc.numbers):
+        elif is_slot(t):
+            if slot_index(t) >= len(enc.numbers):
                 return "a number slot beyond the numbers read from the text"
         elif t not in cfg.constants:
             return f"constant {t} outside the decoder's set"
-    steps = tree_to_steps(parse_prefix(p.equation), len(enc.numbers), cfg.constants, cfg.ops)
+    steps = tree_to_steps(tree, len(enc.numbers), cfg.constants, cfg.ops)
     if not steps:
         return "the equation is a single number (no operation to learn)"
     if len(steps) > cfg.max_steps:

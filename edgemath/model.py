@@ -190,12 +190,14 @@ class DeductiveDecoder(nn.Module):
         return torch.cat([num_mask, num_mask.new_zeros(num_mask.shape[0], m - num_mask.shape[1])], 1)
 
     @staticmethod
-    def mark_used(unused: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+    def mark_used(unused: torch.Tensor, i: torch.Tensor, j: torch.Tensor, grow: bool = False) -> torch.Tensor:
+        """``unused`` with quantities ``i``, ``j`` used; ``grow`` adds the slot of the new quantity
+        (not a text number), for loops whose quantity set grows step by step."""
         ar = torch.arange(unused.shape[0], device=unused.device)
         unused = unused.clone()
         unused[ar, i] = False
         unused[ar, j] = False
-        return unused
+        return torch.cat([unused, unused.new_zeros(unused.shape[0], 1)], 1) if grow else unused
 
     def step_logits(self, q: torch.Tensor, mask: torch.Tensor):
         """Scores of every (op, i, j) over the current quantities, invalid ones at -inf."""
@@ -338,7 +340,7 @@ class Solver(nn.Module):
             i, j = rest // m, rest % m
             new = e[ar, op, i, j]
             stop = torch.sigmoid(dec.stop_logit(new, unused, i, j)) > stop_threshold
-            unused = torch.cat([dec.mark_used(unused, i, j), unused.new_zeros(b, 1)], 1)
+            unused = dec.mark_used(unused, i, j, grow=True)
             for k in range(b):
                 node = (cfg.ops[op[k]], trees[k][i[k]], trees[k][j[k]])
                 trees[k].append(node)
@@ -394,7 +396,7 @@ def stepwise_loss(solver: Solver, batch: Batch):
         new = e[ar, op, i, j]
         stop = F.binary_cross_entropy_with_logits(dec.stop_logit(new, unused, i, j), (batch.n_steps == t + 1).float(),
                                                   reduction="none")
-        unused = torch.cat([dec.mark_used(unused, i, j), unused.new_zeros(q.shape[0], 1)], 1)
+        unused = dec.mark_used(unused, i, j, grow=True)
         total = total + ((ce + stop) * active).sum()
         q, mask = torch.cat([q, new[:, None]], 1), torch.cat([mask, active[:, None]], 1)
     return total / batch.n_steps.clamp(min=1).sum(), logits_all

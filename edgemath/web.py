@@ -419,6 +419,7 @@ def reference_check(model: Path, items: list[tuple[str, str]], web: Path | None 
     import numpy as np
     import onnxruntime as ort
 
+    from edgemath.runtime.solver import session_options
     from edgemath.runtime.tokenize import ProblemTokenizer
 
     model, web = check_model_dir(model), web or web_root()
@@ -428,10 +429,8 @@ def reference_check(model: Path, items: list[tuple[str, str]], web: Path | None 
     out = []
     with tempfile.TemporaryDirectory() as d:
         exact = exact_int8_copy(model, Path(d) / "exact")
-        precise = ort.SessionOptions()
-        precise.add_session_config_entry("session.x64quantprecision", "1")  # what OnnxSolver runs
         sess = {"native": ort.InferenceSession(str(model / "encoder.onnx")),
-                "native_x64quantprecision": ort.InferenceSession(str(model / "encoder.onnx"), precise),
+                "native_x64quantprecision": ort.InferenceSession(str(model / "encoder.onnx"), session_options()),
                 "native_exact_int8_copy": ort.InferenceSession(str(exact / "encoder.onnx"))}
         inp = Path(d) / "in.jsonl"
         inp.write_text("".join(json.dumps({"id": i, "text": t}, ensure_ascii=False) + "\n" for i, t in items), encoding="utf-8")

@@ -72,6 +72,23 @@ def collate_np(encs: list[Encoded], pad_id: int):
     return ids, att, pool, num_mask
 
 
+def session_options(threads: int | None = None, exact_int8: bool = True):
+    """onnxruntime session options as the runtime uses them. ``exact_int8``: x86 CPUs without VNNI
+    run int8 x uint8 products through vpmaddubsw, which sums pairs in int16 and saturates
+    (255 x 127 x 2 > 32,767): the shipped encoder's hidden states came out 0.2-0.4 off. This
+    option makes onnxruntime take the exact uint8 x uint8 kernel for weights outside [-64, 63]; a
+    no-op on other CPUs (docs/web.md, "Why the int8 graphs part ways")."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    if exact_int8:
+        opts.add_session_config_entry("session.x64quantprecision", "1")
+    if threads:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    return opts
+
+
 class OnnxSolver:
     """Solve word problems with an exported model; no torch needed."""
 
@@ -92,16 +109,7 @@ class OnnxSolver:
         self.max_steps: int = self.meta["max_steps"]
         self.max_numbers: int = self.meta.get("max_numbers", 24)
         self.tok = ProblemTokenizer.from_file(self.dir / "tokenizer.json", self.meta.get("max_length", 256))
-        opts = ort.SessionOptions()
-        if exact_int8:
-            # x86 CPUs without VNNI run int8 x uint8 products through vpmaddubsw, which sums pairs in
-            # int16 and saturates (255 x 127 x 2 > 32,767): the shipped encoder's hidden states came
-            # out 0.2-0.4 off. This option makes onnxruntime take the exact uint8 x uint8 kernel for
-            # weights outside [-64, 63]; a no-op on other CPUs (docs/web.md, "Why the int8 graphs part ways")
-            opts.add_session_config_entry("session.x64quantprecision", "1")
-        if threads:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
+        opts = session_options(threads, exact_int8)
         self.threads = threads
         self.providers = self._providers(provider, ort)
         try:
