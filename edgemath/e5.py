@@ -47,6 +47,9 @@ class E5Config:
     """A data spec (math23k, asdiv-a:0, a path): keep only the pieces its train+dev texts need."""
     data_dir: str | None = None
     """Where large datasets live (for --vocab-from math23k)."""
+    isolate_numbers: bool = False
+    """Give every number its own pieces (``NUMBER_PIECE``): XLM-R otherwise fuses one Math23k
+    number in nine with the character beside it ("5，"). Off reproduces e5.c's ids exactly."""
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -206,14 +209,21 @@ def bert_config(q4: Q4File, keep: list[int] | None = None):
                       layer_norm_eps=d["eps"], pad_token_id=s["pad"], bos_token_id=s["bos"], eos_token_id=s["eos"])
 
 
-def build_tokenizer(q4: Q4File):
+NUMBER_PIECE = r"▁?\d*\(\d+(?:\.\d+)?/\d+(?:\.\d+)?\)%?|▁?\d+(?:\.\d+)?%?"
+"""A number as its own pre-token, after Metaspace: Math23k's "(3/8)" and "1(5/6)" whole, else
+digits with a decimal part and a percent sign. A word-start ▁ stays with it (English "▁5" is
+one piece); a closing "，" or "．" does not (XLM-R has pieces such as "5，" and ")，")."""
+
+
+def build_tokenizer(q4: Q4File, isolate_numbers: bool = False):
     """XLM-R's pipeline in ``tokenizers``: the file's normaliser map, runs of spaces -> one,
     a word-start ▁ before each word, unigram Viterbi over the file's pieces, <s> $A </s>.
 
     Same ids as e5.c except: a run of unknown characters is one <unk> (``tokenizers`` always
     fuses them; e5.c gives one each), text spelling "<s>" etc. is the special token (as in
     XLM-R's own tokenizer.json), and equal-score segmentations may split differently (one of
-    Math23k's 23,159 problems: "4444" as 4+444 vs 444+4).
+    Math23k's 23,159 problems: "4444" as 4+444 vs 444+4). ``isolate_numbers`` splits each
+    ``NUMBER_PIECE`` off its neighbours; it lives in tokenizer.json, so the runtime does the same.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
@@ -227,6 +237,9 @@ def build_tokenizer(q4: Q4File):
         raise RuntimeError(f"rebuilt normaliser disagrees with the file on {len(wrong)} code points, e.g. {wrong[:5]}")
     tok.normalizer = normalizers.Sequence([charsmap, normalizers.Replace(Regex(" {2,}"), " ")])
     tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement=META, prepend_scheme="always", split=True)
+    if isolate_numbers:  # after Metaspace: a Split before it would give every number its own ▁
+        tok.pre_tokenizer = pre_tokenizers.Sequence(
+            [tok.pre_tokenizer, pre_tokenizers.Split(Regex(NUMBER_PIECE), behavior="isolated")])
     tok.decoder = decoders.Metaspace(replacement=META, prepend_scheme="always", split=True)
     bos, eos = q4.pieces[s["bos"]], q4.pieces[s["eos"]]
     tok.post_processor = processors.TemplateProcessing(
@@ -296,7 +309,7 @@ def run(cfg: E5Config, console=None) -> Path:
     splits = load_splits(cfg.vocab_from, cfg.data_dir) if cfg.vocab_from else None  # a bad spec fails first
     src = cfg.package_file or find_package_file()
     q4 = read_q4(src)
-    tok, keep, pruning = build_tokenizer(q4), None, {}
+    tok, keep, pruning = build_tokenizer(q4, cfg.isolate_numbers), None, {}
     if splits:
         keep, tok, pruning = prune_for(tok, splits, console)
     weights = {k: torch.from_numpy(v) for k, v in state_dict(q4, keep).items()}
@@ -308,7 +321,8 @@ def run(cfg: E5Config, console=None) -> Path:
     metrics = {**q4.dims, "vocab": vocab, "tokenizer_pieces": tok.get_vocab_size(), "normaliser_entries": len(q4.norm),
                "parameters": sum(v.numel() for v in weights.values()),
                "checkpoint_bytes": (tmp / "model.safetensors").stat().st_size, **pruning}
-    config = {"out": str(cfg.out), "package_file": str(src), "vocab_from": cfg.vocab_from, "data_dir": cfg.data_dir}
+    config = {"out": str(cfg.out), "package_file": str(src), "vocab_from": cfg.vocab_from, "data_dir": cfg.data_dir,
+              "isolate_numbers": cfg.isolate_numbers}
     write_manifest(tmp, stage="import-e5", config=config, inputs={str(src): file_sha256(src)}, metrics=metrics)
     out = swap_into_place(tmp, cfg.out)
     if console:

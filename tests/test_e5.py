@@ -143,6 +143,39 @@ def test_problem_tokenizer_finds_chinese_numbers(e5_dir):
     assert short.spans == [(4, 5), (0, 0)]  # "12" was cut off
 
 
+def test_isolate_numbers_gives_each_number_its_own_pieces(e5_dir, tmp_path):
+    """XLM-R has pieces such as "5，" and ")，"; with --isolate-numbers no number shares a piece
+    with the characters beside it, the setting travels in tokenizer.json and the manifest, and
+    text without numbers tokenizes as before."""
+    import json
+
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    out = tmp_path / "e5-iso"
+    res = CliRunner().invoke(app, ["import-e5", "--out", str(out), "--vocab-from", "asdiv-a:0", "--isolate-numbers"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((out / "manifest.json").read_text())["config"]["isolate_numbers"] is True
+    plain, iso = (ProblemTokenizer.from_file(d / "tokenizer.json") for d in (e5_dir, out))
+    text = "小明有15，又买了全部的(3/8)，还剩1(5/6)千克，10.6-0.4．A bag holds 2.5 kg, 40% of 7."
+
+    def pieces(tok):
+        e = tok.encode(text)
+        offsets = tok.tok.encode(text).offsets
+        return [[text[s:t] for s, t in offsets[a:b]] for a, b in e.spans]
+
+    fused = pieces(plain)  # the original tokenizer: ")，" and "6-0" are pieces
+    assert "".join(fused[1]) == "(3/8)，" and "".join(fused[3]) == "10.6-0", fused
+    got = pieces(iso)
+    assert ["".join(p).strip() for p in got] == ["15", "(3/8)", "1(5/6)", "10.6", "0.4", "2.5", "40%", "7"], got
+    assert all(p.strip() for number in got for p in number)
+    from tokenizers import Tokenizer
+
+    spec = json.loads(iso.tok.to_str())  # the same pruned pieces, Metaspace alone
+    spec["pre_tokenizer"] = spec["pre_tokenizer"]["pretokenizers"][0]
+    words = "小明又买了全部的，还剩多少千克．How many are left?"
+    assert iso.tok.encode(words).ids == Tokenizer.from_str(json.dumps(spec)).encode(words).ids
+
+
 def test_missing_or_corrupt_file_is_a_clear_error(tmp_path):
     from edgemath.e5 import E5FormatError, read_q4
 
