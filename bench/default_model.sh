@@ -6,15 +6,24 @@
 # neurons pruned in one round of distillation (encoder at compress's default 2e-4); int8 export;
 # bench; model card. 8 pool epochs are ~25k problem passes, the 24 epochs of the fold-0 run.
 # Resumable: a finished stage is skipped. OUT (default models/default) is where the export goes.
+# GSM8K=1: the "+GSM8K" start (docs/gsm8k.md): the teacher begins from a 128-wide solver trained
+# 3 epochs on converted GSM8K train (GSM8K test stays held out); its runs get a -gsm8k suffix.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
 PY=${PY:-.venv/bin/python}
 RUNS=${RUNS:-runs}
 OUT=${OUT:-models/default}
-T=$RUNS/teacher-pool-h128
-S=$RUNS/student-pool-small
-[ -f "$T/manifest.json" ] || $EM train --data mawps-asdiv-a --hidden 128 --epochs 12 --out "$T" --resume
+SUFFIX=${GSM8K:+-gsm8k}
+T=$RUNS/teacher-pool-h128$SUFFIX
+S=$RUNS/student-pool-small$SUFFIX
+START=()
+if [ -n "${GSM8K:-}" ]; then
+  P=$RUNS/gsm8k-pretrain-h128
+  [ -f "$P/manifest.json" ] || $EM train --data gsm8k --hidden 128 --epochs 3 --out "$P" --resume
+  START=(--init "$P")
+fi
+[ -f "$T/manifest.json" ] || $EM train --data mawps-asdiv-a --hidden 128 --epochs 12 "${START[@]}" --out "$T" --resume
 [ -f "$T-v/manifest.json" ] || $EM compress --teacher "$T" --data mawps-asdiv-a --prune-heads 0 --prune-vocab \
     --vocab-min-count 15 --vocab-train-min-count 3 --out "$T-v"
 [ -f "$S/manifest.json" ] || $EM compress --teacher "$T-v" --data mawps-asdiv-a --prune-heads 0.4 --prune-ffn 0.85 \

@@ -12,7 +12,7 @@ import argparse
 import json
 from pathlib import Path
 
-from edgemath.manifest import lineage
+from edgemath.manifest import lineage, read_manifest
 
 
 def _read(path: Path) -> dict:
@@ -44,18 +44,24 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
     par = exp["parity"]
     before, after = first["before"]["params"], last["after"]["params"]
     pool = tcfg["data"] == "mawps-asdiv-a"
+    init = read_manifest(Path(tcfg["init"])) if tcfg.get("init") else None  # a start, e.g. from GSM8K train
+    start = (f", starting from a solver trained on `{init['config']['data']}` train ({init['config']['epochs']} epochs)"
+             if init else "")
     lines = [
         f"# {export_dir.name}: a compressed int8 math-word-problem solver", "",
         f"Made by edgemath's own pipeline: MiniLM-L6 (all-MiniLM-L6-v2) + deductive decoder (hidden {tcfg.get('hidden', 256)}) trained on "
-        f"`{tcfg['data']}`{' (all 3,138 MAWPS + ASDiv-A problems)' if pool else ''}, compressed with distillation, "
+        f"`{tcfg['data']}`{' (all 3,138 MAWPS + ASDiv-A problems)' if pool else ''}{start}, compressed with distillation, "
         "exported to ONNX and quantized to int8 (dynamic, per-channel). Run it with `edgemath solve` "
         "(onnxruntime + tokenizers + numpy, no torch).", "",
         "## License of the training data", "",
         "Trained on ASDiv-A (ASDiv, **CC BY-NC 4.0: non-commercial use only**)"
         + (" and MAWPS (no licence stated)" if pool or "mawps" in tcfg["data"] else "")
+        + (", started from GSM8K train (MIT License; its test split stays held out)"
+           if init and init["config"]["data"] == "gsm8k" else "")
         + ": this model inherits those terms. The encoder it starts from, all-MiniLM-L6-v2, is Apache-2.0.", "",
         "## How it was made", "", "```",
-        _cmd("train", {**tcfg, "out": str(t_path)}, ["data", "hidden", "out", "epochs"]),
+        *([_cmd("train", init["config"], ["data", "hidden", "out", "epochs"])] if init else []),
+        _cmd("train", {**tcfg, "out": str(t_path)}, ["data", "hidden", "init", "out", "epochs"]),
         *[_cmd("compress", {**d["config"], "out": str(p)},
                ["teacher", "data", "out", "prune_heads", "prune_ffn", "prune_vocab"]
                + (["vocab_min_count", "vocab_train_min_count"] if d["config"].get("prune_vocab") else [])
