@@ -1,5 +1,6 @@
 """What the Math23k teacher cannot be taught or cannot read, before any training: the train
-problems its decoder skips, by reason; digits in the text that the number reader does not read
+problems its decoder skips, by reason, and the dev and test problems whose gold equation it
+cannot produce (a ceiling on its accuracy); digits in the text that the number reader does not read
 as a number; and the numbers whose tokens also cover characters beside them (the issue's
 "about 11%"), with examples.
 
@@ -61,7 +62,12 @@ def main() -> None:
     ops, consts = learn_vocab([p for p in train if p.trainable], a.const_min_count)
     cfg = DecoderConfig(ops=ops, constants=consts)
     _, skipped = make_examples(train, tok, cfg)
-    kinds = Counter("constant outside the decoder's set" if r.startswith("constant ") else r for r in skipped.elements())
+    kind = lambda r: "constant outside the decoder's set" if r.startswith("constant ") else r
+    kinds = Counter(kind(r) for r in skipped.elements())
+    # dev and test through the same decoder: problems whose gold equation it cannot produce
+    # (a ceiling on accuracy unless another equation gives the same answer)
+    held = {name: Counter(kind(r) for r in make_examples(getattr(splits, name).problems, tok, cfg)[1].elements())
+            for name in ("dev", "test")}
     constants = Counter({r.split()[1]: n for r, n in skipped.items() if r.startswith("constant ")})
     numbers, spilled, examples = 0, Counter(), []
     for p in train:
@@ -76,6 +82,9 @@ def main() -> None:
     res = {"train_problems": len(train), "ops": ops, "constants": consts, "const_min_count": a.const_min_count,
            "skipped": sum(skipped.values()), "skipped_by_kind": dict(kinds.most_common()),
            "missing_constants": dict(constants.most_common()),
+           **{f"{name}_problems": len(getattr(splits, name).problems) for name in held},
+           **{f"{name}_out_of_reach": sum(c.values()) for name, c in held.items()},
+           **{f"{name}_out_of_reach_by_kind": dict(c.most_common()) for name, c in held.items()},
            "problems_with_unread_digits": len(unread), "unread_digit_runs": sum(len(u) for _, _, u in unread),
            "unread_examples": [{"id": i, "text": t, "unread": u} for i, t, u in unread[: 2 * a.examples]],
            "numbers": numbers, "numbers_whose_tokens_spill": total_spilled,
@@ -85,6 +94,9 @@ def main() -> None:
     for k, n in kinds.most_common():
         print(f"  {n:5d}  {k}")
     print("  missing constants:", ", ".join(f"{c} ({n})" for c, n in constants.most_common(12)))
+    for name, c in held.items():
+        print(f"{name} {res[name + '_problems']}: {sum(c.values())} whose gold equation the decoder cannot produce:",
+              ", ".join(f"{k} {n}" for k, n in c.most_common()))
     print(f"{len(unread)} problems hold digits the number reader does not read ({res['unread_digit_runs']} runs), e.g.",
           "; ".join(f"{t[:40]!r}: {u}" for _, t, u in unread[:4]))
     print(f"numbers {numbers}: {total_spilled} ({res['spill_share']:.2%}) share a token with the characters beside them")
