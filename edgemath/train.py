@@ -26,6 +26,9 @@ class TrainConfig(LoopSettings):
     init: str | None = None
     """A finished run to start from (encoder, decoder and constants), with a fresh schedule: more
     epochs for a teacher that stopped short, across sessions that cannot resume its optimizer."""
+    encoder_layers: int | None = None
+    """Keep only the pretrained encoder's first N layers (fewer layers, faster steps: e5-small has
+    12, MiniLM-L6 6); None: all of them."""
     hidden: int = 256
     quantity_layers: int = 1
     """Self-attention layers over the problem's quantities before decoding (0 turns it off)."""
@@ -55,6 +58,10 @@ class TrainConfig(LoopSettings):
 
         if bad := unknown_transforms(self.transforms()):
             problems.append(bad)
+        if self.encoder_layers is not None and self.encoder_layers < 1:
+            problems.append("--encoder-layers must be at least 1")
+        if self.encoder_layers is not None and self.init:
+            problems.append("--encoder-layers cuts a pretrained encoder; --init keeps the run's own")
         if self.continue_weight <= 0:
             problems.append("--continue-weight must be positive")
         if self.equivalents < 1:
@@ -118,6 +125,13 @@ def build_solver(cfg: TrainConfig, train: list[Problem]):
     if not (enc_path / "tokenizer.json").is_file():
         raise ValueError(f"--encoder {enc_path}: no tokenizer.json beside the weights")
     encoder = AutoModel.from_pretrained(enc_path, add_pooling_layer=False, attn_implementation="eager")
+    if cfg.encoder_layers is not None:
+        from edgemath.compress.layers import drop_layers
+
+        n = encoder.config.num_hidden_layers
+        if cfg.encoder_layers > n:
+            raise ValueError(f"--encoder-layers {cfg.encoder_layers}: {enc_path} has only {n} layers")
+        drop_layers(encoder, list(range(cfg.encoder_layers)))
     ops, consts = learn_vocab(train, cfg.const_min_count)
     dcfg = DecoderConfig(hidden=cfg.hidden, ops=ops, constants=consts, quantity_layers=cfg.quantity_layers,
                          encoder_hidden=encoder.config.hidden_size, stop_unused=cfg.stop_unused)

@@ -88,3 +88,26 @@ def test_compress_drop_layers_bakes_and_exports(tiny_teacher, tmp_path):
     exp = export(ExportConfig(run=out, out=tmp_path / "onnx", limit=32, int8=True, max_int8_drop=100.0))
     parity = json.loads((exp / "manifest.json").read_text())["parity"]
     assert parity["fp32"]["identical_equations"] == 32 and parity["fp32"]["encoder_max_abs_diff"] < 1e-4
+
+
+def test_train_encoder_layers_keeps_the_first_layers(tiny_encoder, tmp_path):
+    """`train --encoder-layers 1`: the first pretrained layer, as is, in a run that reloads with one layer."""
+    from safetensors.torch import load_file
+
+    from edgemath.checkpoint import load_solver
+    from edgemath.train import TrainConfig, run
+
+    out = run(TrainConfig(data="asdiv-a:0", out=tmp_path / "t", encoder=str(tiny_encoder), encoder_layers=1,
+                          limit=8, max_steps=1, batch_size=8, device="cpu", ema_decay=0))
+    solver, _ = load_solver(out)
+    assert solver.encoder.config.num_hidden_layers == 1 and len(solver.encoder.encoder.layer) == 1
+    src = load_file(str(tiny_encoder / "model.safetensors"))
+    # embeddings and layer 0 started from the pretrained ones: one step at lr 8e-5 moves them little
+    got = solver.encoder.encoder.layer[0].attention.self.query.weight
+    assert (got - src["encoder.layer.0.attention.self.query.weight"]).abs().max() < 1e-2
+    assert (got - src["encoder.layer.1.attention.self.query.weight"]).abs().max() > 1e-2
+    with pytest.raises(ValueError, match="has only 2 layers"):
+        run(TrainConfig(data="asdiv-a:0", out=tmp_path / "u", encoder=str(tiny_encoder), encoder_layers=3,
+                        limit=8, max_steps=1, device="cpu"))
+    with pytest.raises(ValueError, match="--init keeps the run's own"):
+        TrainConfig(data="asdiv-a:0", out=tmp_path / "v", init=str(out), encoder_layers=1)
