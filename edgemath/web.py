@@ -26,6 +26,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -248,8 +249,13 @@ def _python_trace(solver, enc) -> tuple[list[float], list[int]]:
     return margins, picks
 
 
-def exact_int8_copy(model: Path, out: Path, activations: str = "int8") -> Path:
-    """A copy of an int8 export whose MatMulInteger nodes compute in fp32, everything else unchanged.
+GRAPHS = ("encoder.onnx", "quantities.onnx", "step.onnx")
+
+
+def exact_int8_copy(model: Path, out: Path, activations: str = "int8", graphs: tuple[str, ...] = GRAPHS,
+                    only: str | None = None) -> Path:
+    """A copy of an int8 export whose MatMulInteger nodes compute in fp32, everything else unchanged;
+    only in ``graphs``, and there only the nodes whose name matches the regex ``only`` (None: all).
 
     ``activations="int8"``: Cast(A) - a_zero, Cast(B) - b_zero, MatMul, Cast to int32. Every partial
     sum is an integer below 2**24, so the products are exact, as ONNX defines them and as
@@ -271,13 +277,20 @@ def exact_int8_copy(model: Path, out: Path, activations: str = "int8") -> Path:
     for f in MODEL_FILES:
         if not f.endswith(".onnx"):
             shutil.copy2(model / f, out / f)
-    for g in ("encoder.onnx", "quantities.onnx", "step.onnx"):
+    unknown = sorted(set(graphs) - set(GRAPHS))
+    if unknown:
+        raise WebError(f"unknown graphs {unknown}: choose from {', '.join(GRAPHS)}")
+    pick = re.compile(only) if only else None
+    for g in GRAPHS:
+        if g not in graphs:
+            shutil.copy2(model / g, out / g)
+            continue
         m = onnx.load(str(model / g))
         inits = {i.name: i for i in m.graph.initializer}
         dql = {n.output[0]: n for n in m.graph.node if n.op_type == "DynamicQuantizeLinear"}
         nodes, retyped = [], set()
         for n in m.graph.node:
-            if n.op_type != "MatMulInteger":
+            if n.op_type != "MatMulInteger" or (pick and not pick.search(n.name)):
                 nodes.append(n)
                 continue
             if n.input[1] not in inits:
@@ -500,6 +513,8 @@ def _main(argv: list[str] | None = None) -> int:
     t.add_argument("--model", type=Path, default=None)
     t.add_argument("--activations", choices=["int8", "fp32"], default="fp32")
     t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--graphs", default=",".join(GRAPHS), help="comma-separated graphs to convert (the others are copied)")
+    t.add_argument("--only", default=None, help="regex: convert only the MatMulInteger nodes whose name matches")
     a = ap.parse_args(argv)
     from edgemath.runtime.solver import default_model_dir as default_model
 
@@ -516,7 +531,10 @@ def _main(argv: list[str] | None = None) -> int:
             print(json.dumps(row))
         return 0
     if a.cmd == "twin":
-        print(exact_int8_copy(a.model or default_model(), a.out, a.activations))
+        try:
+            print(exact_int8_copy(a.model or default_model(), a.out, a.activations, tuple(a.graphs.split(",")), a.only))
+        except WebError as e:
+            ap.exit(2, f"error: {e}\n")
         return 0
     if a.codepoints:  # each character inside a word, beside a sign, a number and a fraction
         items = [(f"cp/{cp:x}", f"x{chr(cp)}x -{chr(cp)}5{chr(cp)}1/2") for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]

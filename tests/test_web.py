@@ -194,6 +194,24 @@ def test_js_solves_like_python_on_the_fp32_twin(twin):
     assert res["equations_equal"] >= 0.995 * len(items), [m["cause"] for m in res["equation_mismatches"]]
 
 
+def test_twin_converts_only_the_graphs_and_nodes_asked_for(tmp_path):
+    """``graphs`` and ``only`` narrow the fp32 twin: the other graphs are byte copies, the other
+    nodes stay MatMulInteger; an unknown graph name is an error that names the choices."""
+    onnx = pytest.importorskip("onnx")
+    from edgemath.web import WebError, exact_int8_copy
+
+    src = default_model()
+    integer = lambda path: sum(n.op_type == "MatMulInteger" for n in onnx.load(str(path)).graph.node)
+    out = exact_int8_copy(src, tmp_path / "t", "fp32", ("quantities.onnx", "step.onnx"))
+    assert (out / "encoder.onnx").read_bytes() == (src / "encoder.onnx").read_bytes()
+    assert integer(out / "step.onnx") == integer(out / "quantities.onnx") == 0 < integer(src / "step.onnx")
+    out = exact_int8_copy(out, tmp_path / "e", "fp32", ("encoder.onnx",), only=r"layer\.5/")  # one more layer
+    assert integer(out / "encoder.onnx") == integer(src / "encoder.onnx") - 6  # layer 5's six weight matrices
+    assert integer(out / "step.onnx") == 0
+    with pytest.raises(WebError, match="unknown graphs.*encoder.onnx, quantities.onnx, step.onnx"):
+        exact_int8_copy(src, tmp_path / "u", "fp32", ("step",))
+
+
 def test_exact_int8_copy_matches_the_onnx_reference(tmp_path):
     """What the exact copy is for: native onnxruntime on exact_int8_copy's encoder agrees with onnx's
     reference evaluator (exact integer MatMulInteger), as onnxruntime-web's wasm does."""
