@@ -8,7 +8,8 @@ Hugging Face config says one ``num_attention_heads`` and one ``intermediate_size
 - FFN widths: edgemath records ``config.intermediate_sizes`` ([width per layer]) and
   ``load_encoder`` rebuilds the layers at those widths before loading the weights.
 
-Both records are keyed by layer index, so dropping layers re-keys them (``keep_layer_records``).
+Both records are keyed by layer index, so dropping layers re-keys them (``keep_layer_records``;
+``drop_layers`` does both: it sits here so that ``train --encoder-layers`` needs no compress stage).
 An architecture with one relative-position bias over the original heads (MPNet) also needs each
 layer to take only its kept heads' rows of it (``align_position_bias``), after every
 ``prune_heads`` and every load.
@@ -53,6 +54,22 @@ def keep_layer_records(config, keep: list[int]) -> None:
     widths = getattr(config, FFN_WIDTHS, None)
     if widths:
         record_ffn_widths(config, [widths[l] for l in keep])
+
+
+def drop_layers(encoder, keep: list[int]) -> None:
+    """Keep only layers ``keep`` of an encoder, in place. The config follows (layer count, and the
+    per-layer records edgemath and transformers key by index: ``pruned_heads``,
+    ``intermediate_sizes``), so the result saves and reloads like any checkpoint."""
+    from torch import nn
+
+    lay = layout_of(encoder)
+    layers = lay.layer_list(encoder)
+    lay.set_layers(encoder, nn.ModuleList(layers[l] for l in keep))
+    for new, layer in enumerate(lay.layer_list(encoder)):
+        attention = lay.attention_of(layer)
+        if hasattr(attention, "layer_idx"):
+            attention.layer_idx = new  # read only by generation caches; kept consistent
+    keep_layer_records(encoder.config, keep)
 
 
 def _kept_heads_bias(module, args, kwargs):

@@ -126,7 +126,7 @@ def build_solver(cfg: TrainConfig, train: list[Problem]):
         raise ValueError(f"--encoder {enc_path}: no tokenizer.json beside the weights")
     encoder = AutoModel.from_pretrained(enc_path, add_pooling_layer=False, attn_implementation="eager")
     if cfg.encoder_layers is not None:
-        from edgemath.compress.layers import drop_layers
+        from edgemath.encoder_shapes import drop_layers
 
         n = encoder.config.num_hidden_layers
         if cfg.encoder_layers > n:

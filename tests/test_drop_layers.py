@@ -36,7 +36,7 @@ def test_dropped_layers_of_a_baked_student_reload_and_match(tiny_student, tmp_pa
     """The baked student has uneven heads and FFN widths per layer: the config's per-layer
     records must follow the surviving layer to its new index."""
     from edgemath.checkpoint import load_solver, save_solver
-    from edgemath.compress.layers import drop_layers
+    from edgemath.encoder_shapes import drop_layers
 
     solver, tok = load_solver(tiny_student)
     second = solver.encoder.encoder.layer[1]

@@ -11,9 +11,8 @@ start of each round, its share of ``--drop-layers``, and the other masks follow 
 from __future__ import annotations
 
 import torch
-from torch import nn
 
-from edgemath.encoder_shapes import keep_layer_records
+from edgemath.encoder_shapes import drop_layers
 from edgemath.layout import layout_of
 
 
@@ -48,20 +47,6 @@ def layers_to_keep(scores: torch.Tensor, n_drop: int) -> list[int]:
         raise ValueError(f"cannot drop {n_drop} of {len(scores)} layers: at least one must stay")
     gone = set(torch.argsort(scores)[:n_drop].tolist())
     return [l for l in range(len(scores)) if l not in gone]
-
-
-def drop_layers(encoder, keep: list[int]) -> None:
-    """Keep only layers ``keep`` of an encoder, in place. The config follows (layer count, and the
-    per-layer records edgemath and transformers key by index: ``pruned_heads``,
-    ``intermediate_sizes``), so the result saves and reloads like any checkpoint."""
-    lay = layout_of(encoder)
-    layers = lay.layer_list(encoder)
-    lay.set_layers(encoder, nn.ModuleList(layers[l] for l in keep))
-    for new, layer in enumerate(lay.layer_list(encoder)):
-        attention = lay.attention_of(layer)
-        if hasattr(attention, "layer_idx"):
-            attention.layer_idx = new  # read only by generation caches; kept consistent
-    keep_layer_records(encoder.config, keep)
 
 
 def layers_in_round(n_layers: int, k: int, rounds: int) -> int:
