@@ -298,15 +298,15 @@ def solve(
 @app.command()
 def web(
     out_dir: Path = typer.Option(..., "--out", help="Site directory to write (index.html, app.js, model/, ort/)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Export directory (default: the shipped models/default)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Export directory (default: models/web, the shipped model with fp32 arithmetic where the page and Python would part)."),
 ):
     """A static site that solves in the browser: the model, onnxruntime-web's wasm and the page.
     Serve it from any static server (e.g. python -m http.server -d SITE) and open index.html."""
     from edgemath.runtime.solver import ModelDirError
-    from edgemath.web import WebConfig, WebError, build
+    from edgemath.web import WebConfig, WebError, build, page_model_dir
 
     try:
-        info = build(WebConfig(model=model or default_model(), out=out_dir), lambda m: err.print(escape(m)))
+        info = build(WebConfig(model=model or page_model_dir(), out=out_dir), lambda m: err.print(escape(m)))
     except (ModelDirError, WebError) as e:
         _fail(str(e))
     err.print(f"web: wrote {out_dir}: {len(info['files'])} files, {info['bytes'] / 1e6:.1f} MB on disk, "

@@ -15,6 +15,7 @@ the greedy deductive decoding loop and the safe evaluator of ``runtime/``, in Ja
     python -m edgemath.web summary FILE          # what a report's mismatches have in common
     python -m edgemath.web reference ID...       # encoder vs onnx's reference evaluator
     python -m edgemath.web twin --out DIR        # the fp32 twin of an int8 export
+    python -m edgemath.web page-model --out DIR  # the page's model (models/web) from an int8 export
 
 Numbers and how they were measured: docs/web.md.
 """
@@ -37,7 +38,7 @@ from typing import Callable, Iterator
 
 from edgemath.runtime.solver import ModelDirError, check_model_dir
 
-__all__ = ["WebConfig", "WebError", "build", "site_sizes", "serve", "parity", "parity_texts", "web_root"]
+__all__ = ["WebConfig", "WebError", "build", "page_model", "page_model_dir", "site_sizes", "serve", "parity", "parity_texts", "web_root"]
 
 ORT_DIST = Path("node_modules") / "onnxruntime-web" / "dist"
 ORT_FILES = ("ort.wasm.bundle.min.mjs", "ort-wasm-simd-threaded.wasm")  # ESM bundle (glue inside) + plain SIMD wasm
@@ -334,6 +335,48 @@ def exact_int8_copy(model: Path, out: Path, activations: str = "int8", graphs: t
     return out
 
 
+PAGE_FP32 = (("quantities.onnx", None), ("step.onnx", None), ("encoder.onnx", r"attention/self/"))
+"""Where the page's model computes in fp32 (graph, regex over MatMulInteger names; None: every node):
+the two decoder graphs, whose step scores pick the equation, and the encoder's query/key/value
+projections. Measured (docs/web.md): these are the int8 products whose rounding steps, crossed on one
+side only by a 1e-6 kernel difference, part the page from the Python runtime; the encoder's other
+MatMuls stay int8, so the page keeps most of int8's speed."""
+
+
+def page_model_dir() -> Path:
+    """The shipped page model, ``models/web``: :func:`page_model` of ``models/default``, beside it."""
+    from edgemath.runtime.solver import default_model_dir
+
+    return default_model_dir().parent / "web"
+
+
+def page_model(model: Path, out: Path) -> Path:
+    """The export the site ships: ``model``'s int8 weights unchanged (the same download), with the
+    fp32 arithmetic of :data:`PAGE_FP32`, so the page and the Python runtime pick the same equation
+    where a plain int8 export lets them part. ``manifest.json`` says where it came from. Needs `onnx`."""
+    model, out = check_model_dir(model), Path(out)
+    tmp = Path(tempfile.mkdtemp(prefix=".page-model-", dir=out.parent if out.parent.is_dir() else None))
+    try:
+        src = model
+        for graph, only in PAGE_FP32:
+            step = tmp / graph
+            exact_int8_copy(src, step, "fp32", (graph,), only)
+            src = step
+        out.mkdir(parents=True, exist_ok=True)
+        for f in MODEL_FILES:
+            shutil.copy2(src / f, out / f)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    manifest = json.loads((model / "manifest.json").read_text()) if (model / "manifest.json").is_file() else {}
+    manifest["precision"] = "int8 weights; fp32 activations in the decoder graphs and the encoder's q/k/v"
+    manifest["page_model"] = {"from": model.name, "fp32": [{"graph": g, "nodes": o or "all"} for g, o in PAGE_FP32],
+                              "made_by": "python -m edgemath.web page-model --model FROM --out DIR",
+                              "source_sha256": {g: hashlib.sha256((model / g).read_bytes()).hexdigest() for g in GRAPHS}}
+    manifest["graph_bytes"] = {g: (out / g).stat().st_size for g in GRAPHS}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return out
+
+
 def parity(model: Path, items: list[tuple[str, str]], tokens_only: bool = False, web: Path | None = None,
            saturating_int8: bool = False, log: Callable[[str], None] = print) -> dict:
     """Python runtime vs web/src/edgemath.js in Node on the same texts: token ids, numbers (value,
@@ -495,7 +538,7 @@ def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m edgemath.web", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("parity", help="Python runtime vs the page's JavaScript (in Node) on ASDiv-A, MAWPS and GSM8K test")
-    p.add_argument("--model", type=Path, default=None)
+    p.add_argument("--model", type=Path, default=None, help="export directory (default: models/web, the site's model)")
     p.add_argument("--tokens-only", action="store_true")
     p.add_argument("--limit", type=int, default=None)
     p.add_argument("--data-dir", default=None)
@@ -515,6 +558,9 @@ def _main(argv: list[str] | None = None) -> int:
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--graphs", default=",".join(GRAPHS), help="comma-separated graphs to convert (the others are copied)")
     t.add_argument("--only", default=None, help="regex: convert only the MatMulInteger nodes whose name matches")
+    pm = sub.add_parser("page-model", help="the export the site ships: fp32 arithmetic where the page and Python part ways")
+    pm.add_argument("--model", type=Path, default=None, help="int8 export (default: models/default)")
+    pm.add_argument("--out", type=Path, required=True)
     a = ap.parse_args(argv)
     from edgemath.runtime.solver import default_model_dir as default_model
 
@@ -536,17 +582,24 @@ def _main(argv: list[str] | None = None) -> int:
         except WebError as e:
             ap.exit(2, f"error: {e}\n")
         return 0
+    if a.cmd == "page-model":
+        try:
+            print(page_model(a.model or default_model(), a.out))
+        except (WebError, ModelDirError) as e:
+            ap.exit(2, f"error: {e}\n")
+        return 0
     if a.codepoints:  # each character inside a word, beside a sign, a number and a fraction
         items = [(f"cp/{cp:x}", f"x{chr(cp)}x -{chr(cp)}5{chr(cp)}1/2") for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
     else:
         items = parity_texts(a.data_dir)
     items = items[: a.limit]
-    res = parity(a.model or default_model(), items, a.tokens_only or a.codepoints, saturating_int8=a.saturating_int8)
+    model = a.model or page_model_dir()  # what the site ships
+    res = parity(model, items, a.tokens_only or a.codepoints, saturating_int8=a.saturating_int8)
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(res, indent=1, ensure_ascii=False) + "\n")
     summary = {k: v for k, v in res.items() if not isinstance(v, list)}
-    summary["model"] = str(a.model or default_model())
+    summary["model"] = str(model)
     summary.update({k: len(v) for k, v in res.items() if isinstance(v, list)})
     print(json.dumps(summary))
     for m in res.get("equation_mismatches", []):

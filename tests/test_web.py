@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from edgemath.cli import app, default_model
 from edgemath.runtime.numbers import format_number
-from edgemath.web import WebConfig, WebError, build, parity, parity_texts, serve, web_root
+from edgemath.web import WebConfig, WebError, build, page_model_dir, parity, parity_texts, serve, web_root
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,8 @@ def test_site_holds_page_model_and_one_wasm(site):
     assert on_disk <= 25e6, f"site is {on_disk / 1e6:.1f} MB"
     assert info["bytes"] == on_disk - (site / "site.json").stat().st_size
     assert 0 < info["gzip_bytes"] < info["bytes"]
-    assert (site / "model" / "encoder.onnx").read_bytes() == (default_model() / "encoder.onnx").read_bytes()
+    for g in ("encoder.onnx", "quantities.onnx", "step.onnx"):  # the page model, by default
+        assert (site / "model" / g).read_bytes() == (page_model_dir() / g).read_bytes(), g
     html = (site / "index.html").read_text()
     assert "default-src 'self'" in html and "http" not in html.split("<body")[1]  # no outside URL in the page
 
@@ -194,6 +195,34 @@ def test_js_solves_like_python_on_the_fp32_twin(twin):
     assert res["equations_equal"] >= 0.995 * len(items), [m["cause"] for m in res["equation_mismatches"]]
 
 
+def test_js_solves_like_python_on_the_page_model():
+    """What the site ships (models/web): int8 weights, fp32 arithmetic where the two runtimes would
+    part. On the sample, at most 1% of equations differ (0.34% on all 4,457: the integration test
+    holds it to the 99.5% asked for); tokens, numbers and errors all equal."""
+    _needs_ort()
+    items = _sample()
+    res = parity(page_model_dir(), items)
+    assert res["tokens_equal"] == res["numbers_equal"] == res["errors_equal"] == len(items)
+    assert res["equations_equal"] >= 0.99 * len(items), [m["cause"] for m in res["equation_mismatches"]]
+
+
+def test_page_model_is_rebuilt_byte_for_byte_from_the_shipped_model(tmp_path):
+    """models/web is page_model(models/default), nothing else: the committed graphs are what the
+    command makes, the weights stay int8 (same size within 1%), and the manifest says how."""
+    onnx = pytest.importorskip("onnx")
+    from edgemath.web import PAGE_FP32, page_model
+
+    out = page_model(default_model(), tmp_path / "web")
+    for g in ("encoder.onnx", "quantities.onnx", "step.onnx"):
+        assert (out / g).read_bytes() == (page_model_dir() / g).read_bytes(), g
+        assert abs((out / g).stat().st_size / (default_model() / g).stat().st_size - 1) < 0.02, g
+    names = [n.name for n in onnx.load(str(out / "encoder.onnx")).graph.node if n.op_type == "MatMulInteger"]
+    assert names and not any("attention/self/" in n for n in names)  # q/k/v in fp32, the rest int8
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["page_model"]["fp32"][-1] == {"graph": "encoder.onnx", "nodes": PAGE_FP32[-1][1]}
+    assert json.loads((page_model_dir() / "manifest.json").read_text())["page_model"] == manifest["page_model"]
+
+
 def test_twin_converts_only_the_graphs_and_nodes_asked_for(tmp_path):
     """``graphs`` and ``only`` narrow the fp32 twin: the other graphs are byte copies, the other
     nodes stay MatMulInteger; an unknown graph name is an error that names the choices."""
@@ -231,13 +260,14 @@ def test_exact_int8_copy_matches_the_onnx_reference(tmp_path):
 
 
 @pytest.mark.integration
-def test_js_solves_like_python_on_every_problem(twin):
+@pytest.mark.parametrize("which", ["page model", "fp32 twin"])
+def test_js_solves_like_python_on_every_problem(which, twin):
     """The parity the README reports, on every problem (ASDiv-A, MAWPS, GSM8K test): identical
-    equations on at least 99.5% on the fp32 twin."""
+    equations on at least 99.5% with the site's model (models/web) and with the fp32 twin."""
     _needs_ort()
     items = parity_texts()
     assert len(items) >= 2000
-    res = parity(twin, items)
+    res = parity(page_model_dir() if which == "page model" else twin, items)
     assert res["tokens_equal"] == res["numbers_equal"] == res["errors_equal"] == len(items)
     assert res["equations_equal"] >= 0.995 * len(items), [m["cause"] for m in res["equation_mismatches"]]
 
@@ -264,7 +294,7 @@ def test_browser_page_solves_problems(site, tmp_path):
                 "Sara has 45 marbles and shares them equally among 5 friends. How many marbles does each friend get?",
                 "A book costs 12 dollars and a pen costs 3 dollars. How much do 2 books and a pen cost?",
                 "Lisa read 15 pages on Monday and 20 pages on Tuesday. How many pages did she read in all?"]
-    py = OnnxSolver(default_model())
+    py = OnnxSolver(page_model_dir())  # the site's model
     expected = [format_number(round(py.solve_one(p).answer, 6)) for p in problems]
     assert expected[0] == "8"
     with serve(site) as url, sync_playwright() as pw:
