@@ -47,4 +47,5 @@ for recipe in $RECIPES; do
     OMP_NUM_THREADS=1 $EM train --data "$DATA:$fold" --epochs 30 $f --out "$run" --resume > "$run.log" 2>&1 &
   done
   wait
+  .venv/bin/python bench/teacher_screen_table.py "$OUT" > "$OUT/table.md"  # the finished folds into the JSON
 done

@@ -40,6 +40,18 @@ def collect(root: Path) -> dict[str, dict[int, dict]]:
     return rows
 
 
+def merge(recorded: dict, found: dict[str, dict[int, dict]]) -> dict[str, dict[int, dict]]:
+    """The results already in the JSON, updated by the runs found: a run folder lost with a
+    workspace keeps its recorded number, and a finished result is never replaced by a running one."""
+    rows = {name: {int(f): r for f, r in by_fold.items()} for name, by_fold in recorded.items()}
+    for name, by_fold in found.items():
+        for f, r in by_fold.items():
+            old = rows.setdefault(name, {}).get(f)
+            if old is None or r["done"] or not old["done"]:
+                rows[name][f] = r
+    return rows
+
+
 def mean_sd(xs: list[float]) -> str:
     if not xs:
         return ""
@@ -52,7 +64,7 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, default=Path("reports/asdiv-a/results.json"))
     ap.add_argument("--json", type=Path, default=Path("bench/results/teacher-screen.json"))
     args = ap.parse_args()
-    rows = collect(args.root)
+    rows = merge(json.loads(args.json.read_text()) if args.json.is_file() else {}, collect(args.root))
     if "baseline" not in rows and args.baseline.is_file():
         cells = json.loads(args.baseline.read_text())["cells"]
         rows = {"baseline": {int(f): {"acc": c["0.0"]["accuracy"], "done": True, "from": str(args.baseline)}
