@@ -18,16 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgemath.bench import _time_interleaved
+from edgemath.bench import RUNTIME_SETS as SETS, _time_interleaved, runtime_set_problems as problems
 from edgemath.cli import default_model
-from edgemath.data import load_splits
 from edgemath.runtime.solver import OnnxSolver
 
-SETS = {"asdiv-a (fold 0 train + dev)": "asdiv-a:0", "mawps (fold 0 train + dev)": "mawps:0", "gsm8k test": "gsm8k"}
-
-def problems(spec: str):
-    s = load_splits(spec)
-    return s.test.problems if spec == "gsm8k" else s.train.problems + s.dev.problems
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -16,19 +16,11 @@ import json
 import platform
 from pathlib import Path
 
-from edgemath.bench import _time_interleaved
+from edgemath.bench import RUNTIME_SETS as SETS, _time_interleaved, runtime_set_problems as problems
 from edgemath.cli import default_model
-from edgemath.data import load_splits
 from edgemath.runtime.expression import answers_match
 from edgemath.runtime.solver import OnnxSolver
 from edgemath.web import page_model_dir
-
-SETS = {"asdiv-a (fold 0 train + dev)": "asdiv-a:0", "mawps (fold 0 train + dev)": "mawps:0", "gsm8k test": "gsm8k"}
-
-
-def problems(spec: str):
-    s = load_splits(spec)
-    return s.test.problems if spec == "gsm8k" else s.train.problems + s.dev.problems
 
 
 def main() -> None:

@@ -49,6 +49,19 @@ def _pcts(ms: list[float]) -> dict:
     return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95))}
 
 
+RUNTIME_SETS = {"asdiv-a (fold 0 train + dev)": "asdiv-a:0", "mawps (fold 0 train + dev)": "mawps:0", "gsm8k test": "gsm8k"}
+"""The problem sets a runtime change is scored on: every embedded ASDiv-A and MAWPS problem (fit
+checks for the shipped model, which trains on them) and GSM8K test (held out)."""
+
+
+def runtime_set_problems(spec: str) -> list:
+    """The problems of one of :data:`RUNTIME_SETS`: GSM8K's test split, fold 0's train + dev otherwise."""
+    from edgemath.data import load_splits
+
+    s = load_splits(spec)
+    return s.test.problems if spec == "gsm8k" else s.train.problems + s.dev.problems
+
+
 def _time_interleaved(variants: dict[str, tuple], repeats: int) -> dict[str, dict]:
     """Per-problem median over repeats for every variant, the variants taking turns problem by
     problem (who goes first rotates). On a shared machine the speed drifts (another job, clock
