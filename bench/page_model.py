@@ -46,7 +46,7 @@ def main() -> None:
     timed = _time_interleaved({name: (s.solve_one, texts) for name, s in solvers.items()}, repeats=3)
     for name in solvers:
         rows[name]["solve_t1"] = {k: round(v, 2) for k, v in timed[name].items()}
-    (n_a, r_a), (n_b, r_b) = rows.items()
+    (n_a, r_a), (_, r_b) = rows.items()
     ratio = r_b["solve_t1"]["p50_ms"] / r_a["solve_t1"]["p50_ms"]
     out = {"command": "python bench/page_model.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items() if v is not None),
            "models": {k: str(v) for k, v in dirs.items()}, "cpu": platform.processor() or platform.machine(),

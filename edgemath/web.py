@@ -253,6 +253,62 @@ def _python_trace(solver, enc) -> tuple[list[float], list[int]]:
 GRAPHS = ("encoder.onnx", "quantities.onnx", "step.onnx")
 
 
+def _exact_graph(src: Path, dst: Path, activations: str, pick: re.Pattern | None) -> None:
+    """One graph of :func:`exact_int8_copy`: its MatMulInteger nodes (those ``pick`` matches, or
+    all) rewritten in fp32, written to ``dst``."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = src.name
+    m = onnx.load(str(src))
+    inits = {i.name: i for i in m.graph.initializer}
+    dql = {n.output[0]: n for n in m.graph.node if n.op_type == "DynamicQuantizeLinear"}
+    nodes, retyped = [], set()
+    for n in m.graph.node:
+        if n.op_type != "MatMulInteger" or (pick and not pick.search(n.name)):
+            nodes.append(n)
+            continue
+        if n.input[1] not in inits:
+            raise WebError(f"{g}: MatMulInteger {n.name} has a computed B; exact_int8_copy handles weight matrices only")
+        b = numpy_helper.to_array(inits[n.input[1]]).astype(np.int64)
+        if len(n.input) > 3 and n.input[3] in inits:
+            b = b - numpy_helper.to_array(inits[n.input[3]]).astype(np.int64)
+        bound = int(np.abs(b).sum(0).max()) * 255  # the largest |partial sum| one output can reach
+        if activations == "int8" and bound >= 2**24:
+            raise WebError(f"{g}: MatMulInteger {n.name} can sum to {bound}; fp32 is not exact beyond 2**24")
+        p = f"{n.output[0]}/exact"
+        side = []
+        for x, (val, zp) in enumerate([(n.input[0], n.input[2] if len(n.input) > 2 else ""),
+                                       (n.input[1], n.input[3] if len(n.input) > 3 else "")]):
+            if x == 0 and activations == "fp32":
+                q = dql.get(val)
+                if q is None:
+                    raise WebError(f"{g}: MatMulInteger {n.name} does not read a DynamicQuantizeLinear output")
+                nodes.append(helper.make_node("Div", [q.input[0], q.output[1]], [f"{p}/0c"]))
+                side.append(f"{p}/0c")
+                continue
+            nodes.append(helper.make_node("Cast", [val], [f"{p}/{x}f"], to=TensorProto.FLOAT))
+            cur = f"{p}/{x}f"
+            if zp:
+                nodes.append(helper.make_node("Cast", [zp], [f"{p}/{x}zf"], to=TensorProto.FLOAT))
+                nodes.append(helper.make_node("Sub", [cur, f"{p}/{x}zf"], [f"{p}/{x}c"]))
+                cur = f"{p}/{x}c"
+            side.append(cur)
+        if activations == "int8":
+            nodes.append(helper.make_node("MatMul", side, [f"{p}/y"]))
+            nodes.append(helper.make_node("Cast", [f"{p}/y"], [n.output[0]], to=TensorProto.INT32))
+        else:  # a float product: the Cast(to=float) that reads it becomes a no-op
+            nodes.append(helper.make_node("MatMul", side, [n.output[0]]))
+            retyped.add(n.output[0])
+    del m.graph.node[:]
+    m.graph.node.extend(nodes)
+    keep = [v for v in m.graph.value_info if v.name not in retyped]
+    del m.graph.value_info[:]
+    m.graph.value_info.extend(keep)
+    onnx.save(m, str(dst))
+
+
 def exact_int8_copy(model: Path, out: Path, activations: str = "int8", graphs: tuple[str, ...] = GRAPHS,
                     only: str | None = None) -> Path:
     """A copy of an int8 export whose MatMulInteger nodes compute in fp32, everything else unchanged;
@@ -267,10 +323,6 @@ def exact_int8_copy(model: Path, out: Path, activations: str = "int8", graphs: t
     activations (DynamicQuantizeLinear's scale still multiplies the product downstream), so the graph
     computes x @ (B - b_zero) * b_scale in fp32: the same int8 weights, no rounding of activations,
     where a 1e-6 difference between two fp32 kernels cannot flip a quantization step. Needs `onnx`."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
     if activations not in ("int8", "fp32"):
         raise ValueError(f"activations must be int8 or fp32, not {activations!r}")
     model, out = check_model_dir(model), Path(out)
@@ -286,52 +338,7 @@ def exact_int8_copy(model: Path, out: Path, activations: str = "int8", graphs: t
         if g not in graphs:
             shutil.copy2(model / g, out / g)
             continue
-        m = onnx.load(str(model / g))
-        inits = {i.name: i for i in m.graph.initializer}
-        dql = {n.output[0]: n for n in m.graph.node if n.op_type == "DynamicQuantizeLinear"}
-        nodes, retyped = [], set()
-        for n in m.graph.node:
-            if n.op_type != "MatMulInteger" or (pick and not pick.search(n.name)):
-                nodes.append(n)
-                continue
-            if n.input[1] not in inits:
-                raise WebError(f"{g}: MatMulInteger {n.name} has a computed B; exact_int8_copy handles weight matrices only")
-            b = numpy_helper.to_array(inits[n.input[1]]).astype(np.int64)
-            if len(n.input) > 3 and n.input[3] in inits:
-                b = b - numpy_helper.to_array(inits[n.input[3]]).astype(np.int64)
-            bound = int(np.abs(b).sum(0).max()) * 255  # the largest |partial sum| one output can reach
-            if activations == "int8" and bound >= 2**24:
-                raise WebError(f"{g}: MatMulInteger {n.name} can sum to {bound}; fp32 is not exact beyond 2**24")
-            p = f"{n.output[0]}/exact"
-            side = []
-            for x, (val, zp) in enumerate([(n.input[0], n.input[2] if len(n.input) > 2 else ""),
-                                           (n.input[1], n.input[3] if len(n.input) > 3 else "")]):
-                if x == 0 and activations == "fp32":
-                    q = dql.get(val)
-                    if q is None:
-                        raise WebError(f"{g}: MatMulInteger {n.name} does not read a DynamicQuantizeLinear output")
-                    nodes.append(helper.make_node("Div", [q.input[0], q.output[1]], [f"{p}/0c"]))
-                    side.append(f"{p}/0c")
-                    continue
-                nodes.append(helper.make_node("Cast", [val], [f"{p}/{x}f"], to=TensorProto.FLOAT))
-                cur = f"{p}/{x}f"
-                if zp:
-                    nodes.append(helper.make_node("Cast", [zp], [f"{p}/{x}zf"], to=TensorProto.FLOAT))
-                    nodes.append(helper.make_node("Sub", [cur, f"{p}/{x}zf"], [f"{p}/{x}c"]))
-                    cur = f"{p}/{x}c"
-                side.append(cur)
-            if activations == "int8":
-                nodes.append(helper.make_node("MatMul", side, [f"{p}/y"]))
-                nodes.append(helper.make_node("Cast", [f"{p}/y"], [n.output[0]], to=TensorProto.INT32))
-            else:  # a float product: the Cast(to=float) that reads it becomes a no-op
-                nodes.append(helper.make_node("MatMul", side, [n.output[0]]))
-                retyped.add(n.output[0])
-        del m.graph.node[:]
-        m.graph.node.extend(nodes)
-        keep = [v for v in m.graph.value_info if v.name not in retyped]
-        del m.graph.value_info[:]
-        m.graph.value_info.extend(keep)
-        onnx.save(m, str(out / g))
+        _exact_graph(model / g, out / g, activations, pick)
     return out
 
 
@@ -355,18 +362,12 @@ def page_model(model: Path, out: Path) -> Path:
     fp32 arithmetic of :data:`PAGE_FP32`, so the page and the Python runtime pick the same equation
     where a plain int8 export lets them part. ``manifest.json`` says where it came from. Needs `onnx`."""
     model, out = check_model_dir(model), Path(out)
-    tmp = Path(tempfile.mkdtemp(prefix=".page-model-", dir=out.parent if out.parent.is_dir() else None))
-    try:
-        src = model
-        for graph, only in PAGE_FP32:
-            step = tmp / graph
-            exact_int8_copy(src, step, "fp32", (graph,), only)
-            src = step
-        out.mkdir(parents=True, exist_ok=True)
-        for f in MODEL_FILES:
-            shutil.copy2(src / f, out / f)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for f in MODEL_FILES:
+        if not f.endswith(".onnx"):
+            shutil.copy2(model / f, out / f)
+    for graph, only in PAGE_FP32:  # every graph: each converted once, straight from the source
+        _exact_graph(model / graph, out / graph, "fp32", re.compile(only) if only else None)
     manifest = json.loads((model / "manifest.json").read_text()) if (model / "manifest.json").is_file() else {}
     manifest["precision"] = "int8 weights; fp32 activations in the decoder graphs and the encoder's q/k/v"
     manifest["page_model"] = {"from": model.name, "fp32": [{"graph": g, "nodes": o or "all"} for g, o in PAGE_FP32],

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from edgemath.cli import app, default_model
 from edgemath.runtime.numbers import format_number
-from edgemath.web import WebConfig, WebError, build, page_model_dir, parity, parity_texts, serve, web_root
+from edgemath.web import GRAPHS, WebConfig, WebError, build, page_model_dir, parity, parity_texts, serve, web_root
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def test_site_holds_page_model_and_one_wasm(site):
     assert on_disk <= 25e6, f"site is {on_disk / 1e6:.1f} MB"
     assert info["bytes"] == on_disk - (site / "site.json").stat().st_size
     assert 0 < info["gzip_bytes"] < info["bytes"]
-    for g in ("encoder.onnx", "quantities.onnx", "step.onnx"):  # the page model, by default
+    for g in GRAPHS:  # the page model, by default
         assert (site / "model" / g).read_bytes() == (page_model_dir() / g).read_bytes(), g
     html = (site / "index.html").read_text()
     assert "default-src 'self'" in html and "http" not in html.split("<body")[1]  # no outside URL in the page
@@ -213,7 +213,7 @@ def test_page_model_is_rebuilt_byte_for_byte_from_the_shipped_model(tmp_path):
     from edgemath.web import PAGE_FP32, page_model
 
     out = page_model(default_model(), tmp_path / "web")
-    for g in ("encoder.onnx", "quantities.onnx", "step.onnx"):
+    for g in GRAPHS:
         assert (out / g).read_bytes() == (page_model_dir() / g).read_bytes(), g
         assert abs((out / g).stat().st_size / (default_model() / g).stat().st_size - 1) < 0.02, g
     names = [n.name for n in onnx.load(str(out / "encoder.onnx")).graph.node if n.op_type == "MatMulInteger"]
