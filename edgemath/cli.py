@@ -419,6 +419,10 @@ def report(
     bench_problems: int = typer.Option(50, help="Dev problems timed per variant."),
     encoder: Optional[str] = typer.Option(None, help="Teacher encoder checkpoint or mpnet (default: MiniLM; Math23k: "
                                                        "`edgemath import-e5 --vocab-from math23k` output)."),
+    init: Optional[str] = typer.Option(None, "--init", help="A finished run every teacher starts from (the \"+GSM8K\" "
+                                       "protocol: a solver trained on `--data gsm8k`)."),
+    equal_budget: bool = typer.Option(True, "--equal-budget/--no-equal-budget", help="Also train each teacher the "
+                                      "students' epochs more, to compare at an equal training budget."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
@@ -436,7 +440,8 @@ def report(
         cfg = ReportConfig(data=data, folds=folds_list, ratios=ratios_list, out=out_dir, runs=runs, epochs=epochs,
                            compress_epochs=compress_epochs, rounds=rounds, alpha=alpha, prune_ffn=prune_ffn,
                            prune_vocab=prune_vocab, alphas=alphas_list, ablation=ablation, sweep_ratio=sweep_ratio,
-                           bench_problems=bench_problems, device=device, data_dir=data_dir, encoder=encoder)
+                           bench_problems=bench_problems, device=device, data_dir=data_dir, encoder=encoder,
+                           init=init, equal_budget=equal_budget)
         build(cfg, err)
     except (DataError, CheckpointError, ParityError, ValueError) as e:
         _fail(str(e))

@@ -52,11 +52,19 @@ class ReportConfig:
     data_dir: str | None = None
     encoder: str | None = None
     """Teacher encoder checkpoint (default: the MiniLM package); tests use a tiny one."""
+    init: str | None = None
+    """A finished run every teacher starts from (``train --init``), e.g. a solver trained on GSM8K
+    train: the "+GSM8K" protocol, extra data reported beside the standard one."""
+    equal_budget: bool = True
+    """Also train each teacher the students' epochs more (``train --init teacher``), so that a
+    student above its teacher cannot come from training longer."""
     limit: int | None = None
     """Smoke runs: N train and dev problems per stage."""
     max_steps: int | None = None
 
     def __post_init__(self):
+        if self.init and self.encoder:
+            raise ValueError("--init takes the encoder from the run it starts from; drop --encoder")
         if self.data not in FOLDED and self.folds != [0]:
             raise ValueError(f"--data {self.data} has no folds (it has a public test split): leave --folds out")
 
@@ -68,7 +76,10 @@ class ReportConfig:
 # --- finding finished runs -----------------------------------------------------------------------
 
 def _settings(cfg) -> dict:
-    return {k: v for k, v in asdict(cfg).items() if k not in IGNORED}
+    from edgemath.train import TrainConfig, recorded_config
+
+    doc = recorded_config(cfg) if isinstance(cfg, TrainConfig) else asdict(cfg)  # as the manifest has it
+    return {k: v for k, v in doc.items() if k not in IGNORED}
 
 
 def _matches(doc: dict, stage: str, want: dict, defaults: dict, inputs: dict) -> bool:
@@ -128,18 +139,25 @@ class Runner:
         return found or cfg.out
 
     def teacher(self, fold: int) -> Path:
-        from edgemath.checkpoint import default_encoder_path
-        from edgemath.encoders import resolve_encoder  # a name (mpnet) -> its cached folder
+        spec = self.cfg.spec(fold)
+        name = "teacher" + ("-init-" + Path(self.cfg.init).name if self.cfg.init else "")
+        return self._train(f"teacher {spec}", spec, self._fold_dir(fold) / name, self.cfg.epochs,
+                           encoder=self.cfg.encoder, init=self.cfg.init)
+
+    def budget_teacher(self, fold: int, teacher: Path) -> Path:
+        """The teacher trained as many epochs more as each student trains (a fresh schedule)."""
+        n = self.cfg.rounds * self.cfg.compress_epochs
+        spec = self.cfg.spec(fold)
+        return self._train(f"teacher {spec} +{n} epochs", spec, self._fold_dir(fold) / f"teacher-plus{n}", n,
+                           init=str(teacher))
+
+    def _train(self, what: str, spec: str, out: Path, epochs: int, encoder: str | None = None,
+               init: str | None = None) -> Path:
         from edgemath.train import TrainConfig, run
 
-        spec = self.cfg.spec(fold)
-        out = self._fold_dir(fold) / "teacher"
-        # manifests record the resolved encoder path
-        tcfg = TrainConfig(data=spec, out=out, epochs=self.cfg.epochs, device=self.cfg.device, data_dir=self.cfg.data_dir,
-                           encoder=str(resolve_encoder(self.cfg.encoder) if self.cfg.encoder else default_encoder_path()),
-                           limit=self.cfg.limit,
-                           max_steps=self.cfg.max_steps, resume=True)
-        return self._find_or_make(f"teacher {spec}", "train", tcfg, _data_inputs(spec, self.cfg.data_dir), run)
+        tcfg = TrainConfig(data=spec, out=out, epochs=epochs, device=self.cfg.device, data_dir=self.cfg.data_dir,
+                           encoder=encoder, init=init, limit=self.cfg.limit, max_steps=self.cfg.max_steps, resume=True)
+        return self._find_or_make(what, "train", tcfg, _data_inputs(spec, self.cfg.data_dir), run)
 
     def student(self, fold: int, teacher: Path, ratio: float, name: str, **over) -> Path:
         from edgemath.compress.run import CompressConfig, run
@@ -199,6 +217,11 @@ def dev_seq_len(teacher: Path, spec: str, data_dir) -> float:
     return sum(len(tok.encode(p.text).ids) for p in dev) / max(1, len(dev))
 
 
+def dev_accuracy(run_dir: Path) -> float:
+    m = read_manifest(run_dir)["metrics"]
+    return m["dev_acc"] if "dev_acc" in m else m["after"]["dev_acc"]
+
+
 def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float) -> dict:
     """One (fold, ratio) cell: accuracy, size, cost and latency. Accuracy is the run's dev accuracy,
     or, where the data has a test split (Math23k), the fp32 export's test accuracy (the export
@@ -237,8 +260,11 @@ def build(cfg: ReportConfig, console=None) -> Path:
     cells: dict[int, dict[float, dict]] = {}
     held_out: dict[int, dict] = {}
     sweeps: dict[str, dict] = {}
+    budget: dict[int, dict] = {}
     for i, fold in enumerate(cfg.folds):
         teacher = r.teacher(fold)
+        if cfg.equal_budget and any(x > 0 for x in cfg.ratios):
+            budget[fold] = {"run": str(r.budget_teacher(fold, teacher)), "epochs": cfg.rounds * cfg.compress_epochs}
         runs = {0.0: teacher} if 0.0 in cfg.ratios else {}
         for ratio in (x for x in cfg.ratios if x > 0):
             extra_name = (f"-ffn{cfg.prune_ffn:g}" if cfg.prune_ffn else "") + ("-vocab" if cfg.prune_vocab else "")
@@ -258,10 +284,13 @@ def build(cfg: ReportConfig, console=None) -> Path:
         seq = dev_seq_len(teacher, cfg.spec(fold), cfg.data_dir)
         held_out[fold] = {"split": bench.get("split", "dev"), "problems": bench.get("scored_problems")}
         cells[fold] = {ratio: _row(p, *pairs[p], bench, seq) for ratio, p in runs.items()}
+        if fold in budget:  # dev accuracies throughout: the split every run picked its checkpoint on
+            budget[fold].update(accuracy=dev_accuracy(Path(budget[fold]["run"])), teacher=dev_accuracy(teacher),
+                                students={ratio: dev_accuracy(p) for ratio, p in runs.items() if ratio > 0})
         for label, p in extra.items():
             sweeps[label] = _row(p, *pairs[p], bench, seq)
     doc = {"config": {**asdict(cfg), "out": str(cfg.out), "runs": str(cfg.runs)}, "cells": cells, "sweeps": sweeps,
-           "held_out": held_out, "log": r.log, "wall_time_s": time.time() - t0,
+           "equal_budget": budget, "held_out": held_out, "log": r.log, "wall_time_s": time.time() - t0,
            "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                        "cpus": __import__("os").cpu_count()}}
     (cfg.out / "results.json").write_text(json.dumps(doc, indent=2, default=str))

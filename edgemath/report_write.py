@@ -135,6 +135,8 @@ def write_report(doc: dict, out: Path) -> Path:
                      f"{_pm(a['flops'], 1e-9, '{:.3f}')} | {_pm(a['fp32_ms'])} | {_pm(a['int8_ms'])} | {_pm(a['int8_bytes'], 1e-6, '{:.1f}')} |")
     lines += ["", "## Against the paper (30% heads on Math23k)", ""]
     lines += paper_comparison(agg)
+    if doc.get("equal_budget"):
+        lines += ["", "## At an equal training budget", ""] + budget_comparison(doc["equal_budget"])
     if doc.get("sweeps"):
         lines += ["", f"## Alpha sweep and distillation ablation (fold {folds[0]}, {cfg['sweep_ratio']:g} of heads removed)", "",
                   "| run | accuracy % | int8 accuracy % | heads kept per layer | fp32 ms | int8 ms |", "|---|---|---|---|---|---|"]
@@ -158,6 +160,27 @@ def write_report(doc: dict, out: Path) -> Path:
                       "differences under ~1-3 points on one fold are noise.")
     (out / "README.md").write_text("\n".join(lines) + "\n")
     return out / "README.md"
+
+
+def budget_comparison(budget: dict) -> list[str]:
+    """Each student against its teacher and against the teacher trained the student's epochs more
+    (dev accuracy, mean ± sd over folds of the per-fold differences)."""
+    folds = sorted(budget, key=int)
+    n = budget[folds[0]]["epochs"]
+    ratios = sorted({float(r) for f in folds for r in budget[f]["students"]})
+    lines = [f"Students train {n} epochs from their teacher; \"teacher +{n}\" is the teacher trained {n} epochs more "
+             f"(`edgemath train --init TEACHER --epochs {n}`, a fresh schedule), so a student above its teacher "
+             "cannot come from training longer. Dev accuracy, points; mean ± sd over folds.", "",
+             f"| heads removed | folds | student % | Δ vs teacher | Δ vs teacher +{n} |", "|---|---|---|---|---|",
+             f"| teacher +{n} | {len(folds)} | {_pm(_mean_sd([budget[f]['accuracy'] for f in folds]), 100)} | "
+             f"{_pm(_mean_sd([100 * (budget[f]['accuracy'] - budget[f]['teacher']) for f in folds]))} | |"]
+    for r in ratios:
+        have = [f for f in folds if r in {float(k) for k in budget[f]["students"]}]
+        acc = [{float(k): v for k, v in budget[f]["students"].items()}[r] for f in have]
+        lines.append(f"| {r:g} | {len(have)} | {_pm(_mean_sd(acc), 100)} | "
+                     f"{_pm(_mean_sd([100 * (a - budget[f]['teacher']) for a, f in zip(acc, have)]))} | "
+                     f"{_pm(_mean_sd([100 * (a - budget[f]['accuracy']) for a, f in zip(acc, have)]))} |")
+    return lines
 
 
 def paper_comparison(agg: dict[float, dict]) -> list[str]:
@@ -189,6 +212,10 @@ def command(cfg: dict) -> str:
             parts.append(f"--{key.replace('_', '-')} {cfg[key]:g}")
     if cfg.get("prune_vocab"):
         parts.append("--prune-vocab")
+    if cfg.get("init"):
+        parts.append(f"--init {cfg['init']}")
+    if cfg.get("equal_budget") is False:
+        parts.append("--no-equal-budget")
     return " ".join(parts)
 
 

@@ -103,6 +103,15 @@ def inherited_settings(init: Path) -> dict:
             "const_min_count": None, "constants": meta["constants"], "stop_unused": meta.get("stop_unused", False)}
 
 
+def recorded_config(cfg: TrainConfig) -> dict:
+    """The settings a run's manifest records: the flags, with the encoder resolved and what an
+    --init run inherits; `edgemath report` looks finished runs up by the same dict."""
+    config = {**asdict(cfg), "encoder": str(encoder_path(cfg)), "out": str(cfg.out)}
+    if cfg.init:
+        config.update(inherited_settings(Path(cfg.init)))
+    return config
+
+
 def encoder_path(cfg: TrainConfig) -> Path:
     from edgemath.checkpoint import check_checkpoint_dir, default_encoder_path
 
@@ -188,9 +197,7 @@ def run(cfg: TrainConfig, console=None) -> Path:
     device = pick_device(cfg.device)
     torch.manual_seed(cfg.seed)
     state = cfg.out / STATE
-    config = {**asdict(cfg), "encoder": str(encoder_path(cfg)), "out": str(cfg.out)}
-    if cfg.init:
-        config.update(inherited_settings(Path(cfg.init)))
+    config = recorded_config(cfg)
     if not cfg.resume:
         refuse_to_replace(cfg.out, "manifest.json", "checkpoint", STATE)
     elif not state.is_file() and (cfg.out / "manifest.json").is_file():

@@ -23,6 +23,11 @@ def test_report_runs_then_reuses(tiny_encoder, tmp_path):
     assert cells["0.5"]["params"]["attention"] < cells["0.0"]["params"]["attention"]
     text = (out / "README.md").read_text()
     assert "| 0.5 | 1 |" in text and "alpha 1" in text and "Against the paper" in text
+    budget = doc["equal_budget"]["0"]  # the teacher given the student's epochs too
+    assert budget["epochs"] == 1 and Path(budget["run"]).name == "teacher-plus1"
+    assert json.loads((Path(budget["run"]) / "manifest.json").read_text())["config"]["init"] == cells["0.0"]["run"]
+    assert set(budget["students"]) == {"0.5"} and budget["teacher"] == cells["0.0"]["accuracy"]
+    assert "## At an equal training budget" in text and "| teacher +1 | 1 |" in text
     for png in ("accuracy_vs_ratio.png", "latency_vs_ratio.png", "accuracy_vs_latency.png", "heads_per_layer.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG"
     again = json.loads((build(cfg) / "results.json").read_text())
@@ -73,3 +78,22 @@ def test_report_refuses_folds_where_there_are_none(tmp_path):
 
     res = CliRunner().invoke(app, ["report", "--data", "math23k", "--folds", "0-4", "--out", str(tmp_path)])
     assert res.exit_code == 1 and "has no folds" in res.output
+
+
+def test_report_init_reuses_a_train_init_run(tiny_encoder, tmp_path):
+    """--init (the "+GSM8K" protocol): the teacher is what `edgemath train --init RUN` makes, and a
+    run made that way outside any report is found rather than trained again."""
+    from edgemath.report import ReportConfig, build
+    from edgemath.train import TrainConfig, run
+
+    small = dict(data="asdiv-a:0", epochs=1, limit=16, max_steps=2, device="cpu")
+    start = run(TrainConfig(out=tmp_path / "runs" / "start", encoder=str(tiny_encoder), **small))
+    screened = run(TrainConfig(out=tmp_path / "runs" / "screen" / "init-f0", init=str(start), **small))
+    cfg = ReportConfig(folds=[0], ratios=[0.0], out=tmp_path / "report", runs=tmp_path / "runs", epochs=1,
+                       bench_problems=3, device="cpu", init=str(start), limit=16, max_steps=2)
+    doc = json.loads((build(cfg) / "results.json").read_text())
+    teacher = next(e for e in doc["log"] if e["what"].startswith("teacher"))
+    assert teacher["reused"] and teacher["path"] == str(screened)
+    assert f"--init {start}" in (tmp_path / "report" / "README.md").read_text()
+    with pytest.raises(ValueError, match="drop --encoder"):
+        ReportConfig(init=str(start), encoder=str(tiny_encoder))
