@@ -467,6 +467,24 @@ def reference_encoder(model: Path):
     return ReferenceEvaluator(m)
 
 
+def reference_diffs(model: Path, session, texts: list[str]) -> list[float]:
+    """Per text, max |encoder output - onnx's reference evaluator| for one onnxruntime session on
+    ``model``'s encoder. With exact integer products most texts agree to ~1e-6; a few differ where
+    a 1e-7 fp32 difference moves a dynamic quantization step (a per-tensor scale comes from the
+    tensor's max), which then spreads. A saturating kernel is off by 0.2-0.4 on every text."""
+    import numpy as np
+
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    ref, tok = reference_encoder(model), ProblemTokenizer.from_file(Path(model) / "tokenizer.json")
+    out = []
+    for text in texts:
+        ids = tok.encode(text).ids
+        feed = {"input_ids": np.array([ids]), "attention_mask": np.ones((1, len(ids)), dtype=np.int64)}
+        out.append(float(np.abs(session.run(None, feed)[0] - ref.run(None, feed)[0]).max()))
+    return out
+
+
 def reference_check(model: Path, items: list[tuple[str, str]], web: Path | None = None) -> list[dict]:
     """Encoder output against onnx's reference evaluator (exact integer MatMulInteger), per text:
     max |difference| for native onnxruntime on the shipped graph (its default kernel, and with the

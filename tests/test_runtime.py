@@ -180,14 +180,11 @@ def test_runtime_computes_int8_products_exactly():
     MatMulInteger). On x86 without VNNI onnxruntime's default kernel saturates and is 0.2-0.4 off
     there; the runtime asks for the exact kernel (session.x64quantprecision)."""
     pytest.importorskip("onnx")
-    import numpy as np
-
+    from edgemath.demo import SHOWCASE, TWO_STEP
     from edgemath.runtime.solver import OnnxSolver, default_model_dir
-    from edgemath.web import reference_encoder
+    from edgemath.web import reference_diffs
 
     solver = OnnxSolver(default_model_dir(), threads=1)
-    enc = solver.tok.encode("Tom has 3 apples and buys 5 more. How many apples does he have?")
-    feed = {"input_ids": np.array([enc.ids]), "attention_mask": np.ones((1, len(enc.ids)), dtype=np.int64)}
-    want = reference_encoder(default_model_dir()).run(None, feed)[0]
-    got = solver.sessions["encoder.onnx"].run(None, feed)[0]
-    assert np.abs(got - want).max() < 1e-3
+    diffs = reference_diffs(default_model_dir(), solver.sessions["encoder.onnx"], [t for t, _ in SHOWCASE + TWO_STEP])
+    # exact on most texts; a few move a quantization step (reference_diffs); saturation moves all
+    assert sum(d < 1e-4 for d in diffs) > len(diffs) / 2, diffs
