@@ -68,6 +68,11 @@ class ReportConfig:
         if self.data not in FOLDED and self.folds != [0]:
             raise ValueError(f"--data {self.data} has no folds (it has a public test split): leave --folds out")
 
+    @property
+    def student_epochs(self) -> int:
+        """Epochs each student trains from its teacher: the equal-budget teacher's extra epochs."""
+        return self.rounds * self.compress_epochs
+
     def spec(self, fold: int) -> str:
         """The data spec of one fold: ``asdiv-a:3``; Math23k and paths are one split, scored on test."""
         return f"{self.data}:{fold}" if self.data in FOLDED else self.data
@@ -146,7 +151,7 @@ class Runner:
 
     def budget_teacher(self, fold: int, teacher: Path) -> Path:
         """The teacher trained as many epochs more as each student trains (a fresh schedule)."""
-        n = self.cfg.rounds * self.cfg.compress_epochs
+        n = self.cfg.student_epochs
         spec = self.cfg.spec(fold)
         return self._train(f"teacher {spec} +{n} epochs", spec, self._fold_dir(fold) / f"teacher-plus{n}", n,
                            init=str(teacher))
@@ -217,9 +222,10 @@ def dev_seq_len(teacher: Path, spec: str, data_dir) -> float:
     return sum(len(tok.encode(p.text).ids) for p in dev) / max(1, len(dev))
 
 
-def dev_accuracy(run_dir: Path) -> float:
-    m = read_manifest(run_dir)["metrics"]
-    return m["dev_acc"] if "dev_acc" in m else m["after"]["dev_acc"]
+def dev_accuracy(doc: dict) -> float:
+    """A train or compress manifest's dev accuracy (a student's: after its last round)."""
+    m = doc["metrics"]
+    return m["dev_acc"] if doc["stage"] == "train" else m["after"]["dev_acc"]
 
 
 def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float) -> dict:
@@ -227,16 +233,16 @@ def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float) -> 
     or, where the data has a test split (Math23k), the fp32 export's test accuracy (the export
     gives the same equations as PyTorch: checked at export)."""
     doc = read_manifest(run_dir)
-    m = doc["metrics"]
+    m, acc = doc["metrics"], dev_accuracy(doc)
     if doc["stage"] == "train":
         from edgemath.checkpoint import load_solver
         from edgemath.compress.structure import encoder_flops, heads_per_layer, param_counts
 
         solver, _ = load_solver(run_dir)
-        acc, params, flops = m["dev_acc"], param_counts(solver.encoder), encoder_flops(solver.encoder, seq_len)
+        params, flops = param_counts(solver.encoder), encoder_flops(solver.encoder, seq_len)
         kept = heads_per_layer(solver.encoder)
     else:
-        acc, params, flops = m["after"]["dev_acc"], m["after"]["params"], m["after"]["flops"]
+        params, flops = m["after"]["params"], m["after"]["flops"]
         kept = m["rounds"][-1]["kept_per_layer"] if m["rounds"] else None
     by_dir = {r["dir"]: r for r in bench["rows"].values()}
     f, q = by_dir[str(fp32)], by_dir[str(int8)]
@@ -264,7 +270,7 @@ def build(cfg: ReportConfig, console=None) -> Path:
     for i, fold in enumerate(cfg.folds):
         teacher = r.teacher(fold)
         if cfg.equal_budget and any(x > 0 for x in cfg.ratios):
-            budget[fold] = {"run": str(r.budget_teacher(fold, teacher)), "epochs": cfg.rounds * cfg.compress_epochs}
+            budget[fold] = {"run": str(r.budget_teacher(fold, teacher)), "epochs": cfg.student_epochs}
         runs = {0.0: teacher} if 0.0 in cfg.ratios else {}
         for ratio in (x for x in cfg.ratios if x > 0):
             extra_name = (f"-ffn{cfg.prune_ffn:g}" if cfg.prune_ffn else "") + ("-vocab" if cfg.prune_vocab else "")
@@ -285,8 +291,9 @@ def build(cfg: ReportConfig, console=None) -> Path:
         held_out[fold] = {"split": bench.get("split", "dev"), "problems": bench.get("scored_problems")}
         cells[fold] = {ratio: _row(p, *pairs[p], bench, seq) for ratio, p in runs.items()}
         if fold in budget:  # dev accuracies throughout: the split every run picked its checkpoint on
-            budget[fold].update(accuracy=dev_accuracy(Path(budget[fold]["run"])), teacher=dev_accuracy(teacher),
-                                students={ratio: dev_accuracy(p) for ratio, p in runs.items() if ratio > 0})
+            budget[fold].update(accuracy=dev_accuracy(read_manifest(Path(budget[fold]["run"]))),
+                                teacher=dev_accuracy(read_manifest(teacher)),
+                                students={ratio: dev_accuracy(read_manifest(p)) for ratio, p in runs.items() if ratio > 0})
         for label, p in extra.items():
             sweeps[label] = _row(p, *pairs[p], bench, seq)
     doc = {"config": {**asdict(cfg), "out": str(cfg.out), "runs": str(cfg.runs)}, "cells": cells, "sweeps": sweeps,

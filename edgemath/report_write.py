@@ -167,7 +167,8 @@ def budget_comparison(budget: dict) -> list[str]:
     (dev accuracy, mean ± sd over folds of the per-fold differences)."""
     folds = sorted(budget, key=int)
     n = budget[folds[0]]["epochs"]
-    ratios = sorted({float(r) for f in folds for r in budget[f]["students"]})
+    students = {f: {float(r): acc for r, acc in budget[f]["students"].items()} for f in folds}  # JSON keys are str
+    ratios = sorted({r for f in folds for r in students[f]})
     lines = [f"Students train {n} epochs from their teacher; \"teacher +{n}\" is the teacher trained {n} epochs more "
              f"(`edgemath train --init TEACHER --epochs {n}`, a fresh schedule), so a student above its teacher "
              "cannot come from training longer. Dev accuracy, points; mean ± sd over folds.", "",
@@ -175,8 +176,8 @@ def budget_comparison(budget: dict) -> list[str]:
              f"| teacher +{n} | {len(folds)} | {_pm(_mean_sd([budget[f]['accuracy'] for f in folds]), 100)} | "
              f"{_pm(_mean_sd([100 * (budget[f]['accuracy'] - budget[f]['teacher']) for f in folds]))} | |"]
     for r in ratios:
-        have = [f for f in folds if r in {float(k) for k in budget[f]["students"]}]
-        acc = [{float(k): v for k, v in budget[f]["students"].items()}[r] for f in have]
+        have = [f for f in folds if r in students[f]]
+        acc = [students[f][r] for f in have]
         lines.append(f"| {r:g} | {len(have)} | {_pm(_mean_sd(acc), 100)} | "
                      f"{_pm(_mean_sd([100 * (a - budget[f]['teacher']) for a, f in zip(acc, have)]))} | "
                      f"{_pm(_mean_sd([100 * (a - budget[f]['accuracy']) for a, f in zip(acc, have)]))} |")

@@ -467,6 +467,13 @@ def reference_encoder(model: Path):
     return ReferenceEvaluator(m)
 
 
+def _one_text_feed(ids: list[int]) -> dict:
+    """The encoder's inputs for one unpadded text."""
+    import numpy as np
+
+    return {"input_ids": np.array([ids]), "attention_mask": np.ones((1, len(ids)), dtype=np.int64)}
+
+
 def reference_diffs(model: Path, session, texts: list[str]) -> list[float]:
     """Per text, max |encoder output - onnx's reference evaluator| for one onnxruntime session on
     ``model``'s encoder. With exact integer products most texts agree to ~1e-6; a few differ where
@@ -479,8 +486,7 @@ def reference_diffs(model: Path, session, texts: list[str]) -> list[float]:
     ref, tok = reference_encoder(model), ProblemTokenizer.from_file(Path(model) / "tokenizer.json")
     out = []
     for text in texts:
-        ids = tok.encode(text).ids
-        feed = {"input_ids": np.array([ids]), "attention_mask": np.ones((1, len(ids)), dtype=np.int64)}
+        feed = _one_text_feed(tok.encode(text).ids)
         out.append(float(np.abs(session.run(None, feed)[0] - ref.run(None, feed)[0]).max()))
     return out
 
@@ -515,7 +521,7 @@ def reference_check(model: Path, items: list[tuple[str, str]], web: Path | None 
             raise WebError(f"node parity.mjs --hidden failed: {r.stderr.strip()[-1000:]}")
         for k, (pid, text) in enumerate(items):
             enc = tok.encode(text)
-            feed = {"input_ids": np.array([enc.ids]), "attention_mask": np.ones((1, len(enc.ids)), dtype=np.int64)}
+            feed = _one_text_feed(enc.ids)
             want = ref.run(None, feed)[0]
             row, got = {"id": pid, "tokens": len(enc.ids)}, {}
             for name, s in sess.items():
