@@ -62,7 +62,8 @@ def _checked(p: Problem, text: str, equation: list[str], answer: float, tag: str
     return replace(p, id=f"{p.id}+{tag}", text=text, numbers=numbers, equation=equation, answer=answer)
 
 
-def distractor(p: Problem, rng: random.Random) -> Problem | None:
+def distractor(p: Problem, rng: random.Random, templates: tuple[str, ...] = _DISTRACTORS,
+               names: tuple[str, ...] = _NAMES) -> Problem | None:
     q0 = _question_start(p.text)
     m = re.search(r"how (?:many|much) (?:more |less |fewer )?([a-z]+)", p.text[q0:], re.I)
     noun = m.group(1) if m and m.group(1).lower() not in _NOT_NOUNS else "things"
@@ -71,7 +72,7 @@ def distractor(p: Problem, rng: random.Random) -> Problem | None:
     k = next((c for c in (rng.randint(2, 2 * top) for _ in range(20)) if c not in used), None)
     if k is None:
         return None
-    sentence = rng.choice(_DISTRACTORS).format(name=rng.choice(_NAMES), k=k, noun=noun)
+    sentence = rng.choice(templates).format(name=rng.choice(names), k=k, noun=noun)
     at = rng.choice(_sentence_starts(p.text))  # before one of the sentences, the question's included
     slot = sum(n.start < at for n in extract_numbers(p.text))
     shift = lambda tok: f"n{int(tok[1:]) + 1}" if re.fullmatch(r"n\d+", tok) and int(tok[1:]) >= slot else tok
@@ -106,10 +107,10 @@ def resample(p: Problem, rng: random.Random, tries: int = 10) -> Problem | None:
     return None
 
 
-def question(p: Problem, rng: random.Random) -> Problem | None:
+def question(p: Problem, rng: random.Random, rephrase: tuple = _REPHRASE) -> Problem | None:
     q0 = _question_start(p.text)
     body, ask = p.text[:q0], p.text[q0:]
-    for pattern, forms in _REPHRASE:
+    for pattern, forms in rephrase:
         m = pattern.match(ask)
         if m:
             groups = [g[0].lower() + g[1:] if g else g for g in m.groups()]

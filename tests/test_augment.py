@@ -67,3 +67,31 @@ def test_train_config_names_the_flag():
     with pytest.raises(ValueError, match="--augment: unknown transform"):
         TrainConfig(augment="distractor,flip")
     assert TrainConfig(augment=" distractor, question ").transforms() == ["distractor", "question"]
+
+
+def test_transfer_probes_leave_out_the_shared_texts():
+    from edgemath.transfer import every_problem, normalized, probe_sets
+
+    sets = probe_sets("mawps", "asdiv-a")
+    mawps = {normalized(p.text) for p in every_problem("mawps")}
+    asdiv = every_problem("asdiv-a")
+    shared = sum(normalized(p.text) in mawps for p in asdiv)
+    assert shared > 200  # the two benchmarks share texts: scoring them would be no transfer
+    assert len(sets["as written"]) + shared == len(asdiv)
+    assert not any(normalized(p.text) in mawps for p in sets["as written"])
+    assert len(sets["distractor"]) > 0.95 * len(sets["as written"]) and len(sets["question"]) > 0.3 * len(sets["as written"])
+    for q in sets["distractor"] + sets["question"]:
+        assert _exact(q)
+    assert all(len(q.numbers) == len(p.numbers) + 1 for p, q in zip(sets["as written"][:20], sets["distractor"][:20])
+               if q.id == p.id + "+distractor")
+
+
+def test_transfer_probes_use_phrasing_training_never_writes():
+    from edgemath.augment import _DISTRACTORS
+    from edgemath.transfer import PROBE_DISTRACTORS, probe_sets
+
+    sets = probe_sets("mawps", "asdiv-a")
+    train_openings = {t.split("{k}")[0].replace("{name}", "") for t in _DISTRACTORS}
+    assert not train_openings & {t.split("{k}")[0].replace("{name}", "") for t in PROBE_DISTRACTORS}
+    q = sets["question"][0].text.lower()
+    assert ("tell us how" in q or "please say how" in q or "give " in q or "compute " in q) and "find how" not in q
