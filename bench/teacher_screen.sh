@@ -12,7 +12,8 @@ DATA=${DATA:-asdiv-a}
 OUT=${OUT:-runs/screen}
 FOLDS=${FOLDS:-0 1}
 RECIPES=${RECIPES:-baseline elr2e-4 eq4}
-flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs 30` (a later --epochs wins)
+EPOCHS=${EPOCHS:-30}
+flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOCHS` (a later --epochs wins)
   case $1 in
     baseline) echo "" ;;
     eq4) echo "--equivalents 4" ;;
@@ -25,7 +26,7 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs 30` (
     aug-d) echo "--augment distractor --epochs 15" ;;
     aug-dr) echo "--augment distractor,resample --epochs 10" ;;
     # the challenge set's two shifts (unused numbers, varied questions): ~2.6 copies per problem
-    aug-dq) echo "--augment distractor,question --epochs 12" ;;
+    aug-dq) echo "--augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
     su) echo "--stop-unused" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
@@ -46,8 +47,10 @@ for recipe in $RECIPES; do
     run=$OUT/$recipe-f$fold
     [ -f "$run/manifest.json" ] && { echo "skip $run (done)"; continue; }
     echo "$(date +%T) start $run"
-    OMP_NUM_THREADS=1 $EM train --data "$DATA:$fold" --epochs 30 $f --out "$run" --resume > "$run.log" 2>&1 &
+    OMP_NUM_THREADS=1 $EM train --data "$DATA:$fold" --epochs "$EPOCHS" $f --out "$run" --resume > "$run.log" 2>&1 &
   done
   wait
-  .venv/bin/python bench/teacher_screen_table.py "$OUT" > "$OUT/table.md"  # the finished folds into the JSON
+  # the finished folds into the JSON (one per benchmark: rows are keyed by recipe and fold)
+  json=bench/results/teacher-screen.json; [ "$DATA" = asdiv-a ] || json=bench/results/teacher-screen-$DATA.json
+  .venv/bin/python bench/teacher_screen_table.py "$OUT" --json "$json" --baseline "reports/$DATA/results.json" > "$OUT/table.md"
 done
