@@ -8,13 +8,20 @@
 # Resumable: a finished stage is skipped. OUT (default models/default) is where the export goes.
 # GSM8K=1: the "+GSM8K" start (docs/gsm8k.md): the teacher begins from a 128-wide solver trained
 # 3 epochs on converted GSM8K train (GSM8K test stays held out); its runs get a -gsm8k suffix.
+# AUGMENT=distractor,question: teacher, vocabulary cut and student all train on the pool plus one
+# exact copy per problem and transform (`--augment`); runs get an -aug suffix. The teacher's epochs
+# shrink to keep the steps (~2.4 copies per problem with two transforms): teacher EPOCHS 12 -> 5,
+# student S_EPOCHS 8 -> 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
 PY=${PY:-.venv/bin/python}
 RUNS=${RUNS:-runs}
 OUT=${OUT:-models/default}
-SUFFIX=${GSM8K:+-gsm8k}
+SUFFIX=${GSM8K:+-gsm8k}${AUGMENT:+-aug}
+AUG=(${AUGMENT:+--augment "$AUGMENT"})
+EPOCHS=${EPOCHS:-$([ -n "${AUGMENT:-}" ] && echo 5 || echo 12)}
+S_EPOCHS=${S_EPOCHS:-$([ -n "${AUGMENT:-}" ] && echo 3 || echo 8)}
 T=$RUNS/teacher-pool-h128$SUFFIX
 S=$RUNS/student-pool-small$SUFFIX
 START=()
@@ -23,11 +30,11 @@ if [ -n "${GSM8K:-}" ]; then
   [ -f "$P/manifest.json" ] || $EM train --data gsm8k --hidden 128 --epochs 3 --out "$P" --resume
   START=(--init "$P")
 fi
-[ -f "$T/manifest.json" ] || $EM train --data mawps-asdiv-a --hidden 128 --epochs 12 "${START[@]}" --out "$T" --resume
+[ -f "$T/manifest.json" ] || $EM train --data mawps-asdiv-a --hidden 128 --epochs "$EPOCHS" "${START[@]}" "${AUG[@]}" --out "$T" --resume
 [ -f "$T-v/manifest.json" ] || $EM compress --teacher "$T" --data mawps-asdiv-a --prune-heads 0 --prune-vocab \
-    --vocab-min-count 15 --vocab-train-min-count 3 --out "$T-v"
+    --vocab-min-count 15 --vocab-train-min-count 3 "${AUG[@]}" --out "$T-v"
 [ -f "$S/manifest.json" ] || $EM compress --teacher "$T-v" --data mawps-asdiv-a --prune-heads 0.4 --prune-ffn 0.85 \
-    --alpha 0 --rounds 1 --epochs 8 --resume --out "$S"
+    --alpha 0 --rounds 1 --epochs "$S_EPOCHS" "${AUG[@]}" --resume --out "$S"
 [ -f "$OUT/manifest.json" ] || $EM export "$S" --out "$OUT" --int8 --max-int8-drop 1.5
 [ -f "$T-fp32/manifest.json" ] || $EM export "$T" --out "$T-fp32"
 [ -f "$S-fp32/manifest.json" ] || $EM export "$S" --out "$S-fp32"

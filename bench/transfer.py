@@ -8,10 +8,9 @@ text and adds numbers the answer does not use; this measures what we have of tha
 Target problems: every problem of the target benchmark (its fold-0 train and dev together)
 whose text, lower-cased with punctuation dropped, is not a text of the source benchmark
 (MAWPS and ASDiv-A share 232 texts). Each is scored as written, with one unused number
-inserted (`augment.distractor`; edgemath/transfer.py) and with its question rephrased (`augment.question`, where a
-template fits). The probes use augment.py's own templates, so a solver trained with
-`--augment distractor,question` has seen their phrasing: the as-written and GSM8K columns
-are the clean transfer numbers, the probe columns show how much each shift costs.
+inserted (`augment.distractor`) and with its question rephrased (`augment.question`, where a
+template fits), in templates and names that `--augment` never writes (edgemath/transfer.py): a
+solver trained with `--augment distractor,question` is not scored on its own phrasing.
 """
 from __future__ import annotations
 

@@ -184,6 +184,8 @@ def compress(
     batch_size: int = typer.Option(CompressConfig.batch_size, help="Problems per step (a GPU takes more).", rich_help_panel="Schedule"),
     lr: float = typer.Option(CompressConfig.lr, help="Decoder learning rate.", rich_help_panel="Schedule"),
     encoder_lr: float = typer.Option(CompressConfig.encoder_lr, help="Encoder learning rate.", rich_help_panel="Schedule"),
+    augment: str = typer.Option(CompressConfig.augment, help="Distil on the training problems plus one exact copy per "
+                                "transform (as `train --augment`): distractor, resample, question.", rich_help_panel="Schedule"),
     max_steps: Optional[int] = typer.Option(None, help="Steps per round (smoke runs).", rich_help_panel="Schedule"),
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
     resume: bool = typer.Option(CompressConfig.resume, help="Continue after the last finished round in --out."),
@@ -204,7 +206,7 @@ def compress(
                              alpha=alpha, entropy_sign=entropy_sign, scorer=scorer, schedule_power=schedule_power, min_heads=min_heads,
                              distill=distill, tau=tau, beta=beta, lambda1=lambda1, lambda2=lambda2, epochs=epochs,
                              batch_size=batch_size, lr=lr, encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, resume=resume, seed=seed, device=device,
-                             data_dir=data_dir)
+                             data_dir=data_dir, augment=augment)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError, FileExistsError) as e:
         _fail(str(e))

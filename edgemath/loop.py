@@ -38,6 +38,10 @@ class LoopSettings:
     device: str = "auto"
     data_dir: str | None = None
     resume: bool = False
+    augment: str = ""
+    """Comma-separated transforms adding one exact copy of each training problem (``edgemath.augment``:
+    distractor, resample, question); empty: none. A student distilled on the teacher's augmented
+    data keeps what the teacher learnt from it."""
 
     def loop_problems(self) -> list[str]:
         """What is wrong with the shared fields, phrased as CLI flags (empty when nothing)."""
@@ -54,7 +58,22 @@ class LoopSettings:
             problems.append("--warmup must be in [0, 1)")
         if not 0.0 <= self.ema_decay < 1.0:
             problems.append("--ema-decay must be in [0, 1)")
+        from edgemath.augment import unknown_transforms
+
+        if bad := unknown_transforms(self.transforms()):
+            problems.append(bad)
         return problems
+
+    def transforms(self) -> list[str]:
+        return [t.strip() for t in self.augment.split(",") if t.strip()]
+
+    def train_problems(self, train: list[Problem]) -> tuple[list[Problem], dict[str, int]]:
+        """The training problems with ``--augment``'s copies added; copies made per transform."""
+        if not self.transforms():
+            return train, {}
+        from edgemath.augment import augment
+
+        return augment(train, self.transforms(), self.seed)
 
 
 def pick_device(name: str) -> str:

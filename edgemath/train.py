@@ -35,9 +35,6 @@ class TrainConfig(LoopSettings):
     max_length: int = 256
     const_min_count: int = 2
     """A constant joins the decoder's set when it occurs in at least this many training equations."""
-    augment: str = ""
-    """Comma-separated transforms adding one exact copy of each training problem (``edgemath.augment``:
-    distractor, resample, question); empty: none."""
     continue_weight: float = 1.0
     """Weight of the stop loss where the gold equation goes on (above 1: stop later)."""
     equivalents: int = 1
@@ -54,10 +51,6 @@ class TrainConfig(LoopSettings):
             problems.append("--time-budget must be >= 0 minutes")
         if self.hidden < 4 or self.hidden % 4:
             problems.append("--hidden must be a positive multiple of 4 (the quantity mixer has 4 heads)")
-        from edgemath.augment import unknown_transforms
-
-        if bad := unknown_transforms(self.transforms()):
-            problems.append(bad)
         if self.encoder_layers is not None and self.encoder_layers < 1:
             problems.append("--encoder-layers must be at least 1")
         if self.encoder_layers is not None and self.init:
@@ -73,9 +66,6 @@ class TrainConfig(LoopSettings):
         if problems:
             raise ValueError("; ".join(problems))
         self.out = Path(self.out)
-
-    def transforms(self) -> list[str]:
-        return [t.strip() for t in self.augment.split(",") if t.strip()]
 
 
 def learn_vocab(problems: list[Problem], min_count: int) -> tuple[list[str], list[str]]:
@@ -166,11 +156,7 @@ def prepare(cfg: TrainConfig) -> Prepared:
     train, dev = splits.train.problems, splits.dev.problems
     if cfg.limit:
         train, dev = train[: cfg.limit], dev[: cfg.limit]
-    augmented = {}
-    if cfg.transforms():
-        from edgemath.augment import augment
-
-        train, augmented = augment(train, cfg.transforms(), cfg.seed)
+    train, augmented = cfg.train_problems(train)
     if cfg.init:
         from edgemath.checkpoint import load_solver
 

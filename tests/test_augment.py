@@ -1,5 +1,6 @@
 """Augmentation keeps every equation exact: each copy's equation gives its answer over the numbers
 its own text reads back, distractor numbers are unused, dev problems are never touched."""
+import json
 import random
 
 import pytest
@@ -67,6 +68,19 @@ def test_train_config_names_the_flag():
     with pytest.raises(ValueError, match="--augment: unknown transform"):
         TrainConfig(augment="distractor,flip")
     assert TrainConfig(augment=" distractor, question ").transforms() == ["distractor", "question"]
+
+
+def test_compress_distils_on_the_augmented_copies(tiny_teacher, tmp_path):
+    """A student distilled without the teacher's augmented data would unlearn what it taught."""
+    from edgemath.compress.run import CompressConfig, run
+
+    with pytest.raises(ValueError, match="--augment: unknown transform"):
+        CompressConfig(augment="flip")
+    out = run(CompressConfig(teacher=tiny_teacher, data="asdiv-a:0", out=tmp_path / "s", prune_heads=0.5, rounds=1,
+                             limit=16, max_steps=1, epochs=1, batch_size=8, device="cpu", augment="distractor"))
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["config"]["augment"] == "distractor"
+    assert 14 <= m["metrics"]["augmented"]["distractor"] <= 16
 
 
 def test_transfer_probes_leave_out_the_shared_texts():

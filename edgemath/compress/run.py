@@ -226,6 +226,9 @@ def run(cfg: CompressConfig, console=None) -> Path:
     train, dev = splits.train.problems, splits.dev.problems
     if cfg.limit:
         train, dev = train[: cfg.limit], dev[: cfg.limit]
+    train, augmented = cfg.train_problems(train)
+    if augmented:
+        console.print(f"augmented copies {augmented}")
     examples, skipped = make_examples(train, tok, teacher.cfg)
     if not examples:
         raise ValueError(f"no trainable problems in {cfg.data}")
@@ -280,6 +283,6 @@ def run(cfg: CompressConfig, console=None) -> Path:
         write_manifest(cfg.out, stage="compress", config={**asdict(cfg), "teacher": str(cfg.teacher), "out": str(cfg.out)},
                        inputs={"teacher_decoder": file_sha256(ckpt / "decoder.safetensors"),
                                **{str(f): file_sha256(f) for f in splits.files}},
-                       metrics=records.metrics(before, after, check, cut, rows, kept, seq_len),
+                       metrics={**records.metrics(before, after, check, cut, rows, kept, seq_len), "augmented": augmented},
                        wall_time_s=time.time() - t0, device=device)
     return cfg.out
