@@ -27,6 +27,7 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     aug-dr) echo "--augment distractor,resample --epochs 10" ;;
     # the challenge set's two shifts (unused numbers, varied questions): ~2.6 copies per problem
     aug-dq) echo "--augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
+    aug-wq) echo "--augment distractor-wide,question --epochs $((EPOCHS * 2 / 5))" ;;
     su) echo "--stop-unused" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;

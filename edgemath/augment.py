@@ -5,6 +5,9 @@ question is phrased one way. Three transforms break those shortcuts without gues
 equation: each returns a new problem whose equation is re-checked against its answer, or None.
 
 - ``distractor``: a sentence with a number the equation does not use, before a random sentence.
+- ``distractor-wide``: the same from a wider bank (20 templates, 16 names; people, places, times
+  and other objects as well as the question's own noun), so that what is learnt is "this
+  quantity is not asked about" rather than four sentence shapes.
 - ``resample``: the integers of the text redrawn near their magnitude, the equation kept and
   the answer recomputed; kept only when the answer stays a non-negative integer where the
   original was one (no "2.4 apples" from exact division).
@@ -22,13 +25,32 @@ from edgemath.problems import Problem
 from edgemath.runtime.expression import ExpressionError, answers_match, evaluate, parse_prefix
 from edgemath.runtime.numbers import extract_numbers, format_number
 
-TRANSFORMS = ("distractor", "resample", "question")
+TRANSFORMS = ("distractor", "distractor-wide", "resample", "question")
 _NAMES = ("Ali", "Maya", "Sam", "Lena", "Omar", "Ines", "Ken", "Rosa")
 _DISTRACTORS = (
     "{name} has {k} {noun} at home.",
     "Last year there were {k} {noun}.",
     "A shop nearby sells {k} {noun} every day.",
     "{name} saw {k} {noun} on the way.",
+)
+_WIDE_NAMES = _NAMES + ("Noah", "Aisha", "Leo", "Mina", "Ravi", "Sofia", "Tariq", "Yuki")
+_WIDE_DISTRACTORS = _DISTRACTORS + (
+    "{name}'s sister is {k} years old.",
+    "The trip there took {k} minutes.",
+    "{name} counted {k} birds in the park.",
+    "Next week {name} will get {k} {noun}.",
+    "A basket in the corner holds {k} {noun} that nobody wants.",
+    "{name} read {k} pages of a book that morning.",
+    "Their house is {k} meters from the school.",
+    "{name} keeps {k} {noun} in another room.",
+    "There are {k} chairs in the hall.",
+    "{name} paid {k} dollars for lunch.",
+    "It rained for {k} days that month.",
+    "A neighbor gave away {k} {noun} last week.",
+    "{name} has a shelf with {k} toy cars.",
+    "The market had {k} visitors that day.",
+    "{name} drove {k} miles on Sunday.",
+    "The school has {k} {noun} in its hall.",
 )
 _NOT_NOUNS = {"do", "does", "did", "is", "are", "was", "were", "will", "would", "can", "could", "should", "has",
               "have", "had", "of", "in", "money", "time", "longer", "farther", "faster"}
@@ -132,7 +154,8 @@ def augment(problems: list[Problem], transforms: list[str], seed: int = 0) -> tu
     if bad := unknown_transforms(transforms):
         raise ValueError(bad)
     rng = random.Random(seed)
-    fns = {"distractor": distractor, "resample": resample, "question": question}
+    fns = {"distractor": distractor, "resample": resample, "question": question,
+           "distractor-wide": lambda p, rng: distractor(p, rng, _WIDE_DISTRACTORS, _WIDE_NAMES)}
     extra, made = [], {t: 0 for t in transforms}
     for p in problems:
         if not (p.trainable and p.equation):

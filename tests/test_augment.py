@@ -56,9 +56,9 @@ def test_unknown_transform_is_an_error():
 @pytest.mark.parametrize("spec", ["asdiv-a:0", "mawps:0"])
 def test_real_training_sets(spec):
     train = load_splits(spec).train.problems
-    out, made = augment(train, ["distractor", "resample", "question"], seed=0)
+    out, made = augment(train, ["distractor", "distractor-wide", "resample", "question"], seed=0)
     assert out[: len(train)] == train
-    assert made["distractor"] > 0.9 * len(train) and made["resample"] > 0.8 * len(train)
+    assert min(made["distractor"], made["distractor-wide"]) > 0.9 * len(train) and made["resample"] > 0.8 * len(train)
     assert all(_exact(p) for p in out[len(train):])
 
 
@@ -101,11 +101,12 @@ def test_transfer_probes_leave_out_the_shared_texts():
 
 
 def test_transfer_probes_use_phrasing_training_never_writes():
-    from edgemath.augment import _DISTRACTORS
-    from edgemath.transfer import PROBE_DISTRACTORS, probe_sets
+    from edgemath.augment import _NAMES, _WIDE_DISTRACTORS, _WIDE_NAMES
+    from edgemath.transfer import PROBE_DISTRACTORS, PROBE_NAMES, probe_sets
 
     sets = probe_sets("mawps", "asdiv-a")
-    train_openings = {t.split("{k}")[0].replace("{name}", "") for t in _DISTRACTORS}
+    assert not set(_WIDE_NAMES) & set(PROBE_NAMES) and set(_NAMES) < set(_WIDE_NAMES)
+    train_openings = {t.split("{k}")[0].replace("{name}", "") for t in _WIDE_DISTRACTORS}
     assert not train_openings & {t.split("{k}")[0].replace("{name}", "") for t in PROBE_DISTRACTORS}
     q = sets["question"][0].text.lower()
     assert ("tell us how" in q or "please say how" in q or "give " in q or "compute " in q) and "find how" not in q
