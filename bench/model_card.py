@@ -23,7 +23,7 @@ def _cmd(stage: str, cfg: dict, keys: list[str]) -> str:
     parts = [f"edgemath {stage}"]
     for k in keys:
         v = cfg.get(k)
-        if v is None or v is False:
+        if v is None or v is False or v == "":
             continue
         flag = "--" + k.replace("_", "-")
         parts.append(flag if v is True else f"{flag} {v}")
@@ -61,9 +61,9 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
         + ": this model inherits those terms. The encoder it starts from, all-MiniLM-L6-v2, is Apache-2.0.", "",
         "## How it was made", "", "```",
         *([_cmd("train", init["config"], ["data", "hidden", "out", "epochs"])] if init else []),
-        _cmd("train", {**tcfg, "out": str(t_path)}, ["data", "hidden", "init", "out", "epochs"]),
+        _cmd("train", {**tcfg, "out": str(t_path)}, ["data", "hidden", "init", "out", "epochs", "augment"]),
         *[_cmd("compress", {**d["config"], "out": str(p)},
-               ["teacher", "data", "out", "prune_heads", "prune_ffn", "prune_vocab"]
+               ["teacher", "data", "out", "prune_heads", "prune_ffn", "prune_vocab", "augment"]
                + (["vocab_min_count", "vocab_train_min_count"] if d["config"].get("prune_vocab") else [])
                + (["rounds", "alpha", "epochs", "encoder_lr"] if _trains(d["config"]) else [])) for p, d in steps],
         f"edgemath export {chain[0][0]} --out {export_dir} --int8 --max-int8-drop {exp['config']['max_int8_drop']}",

@@ -74,8 +74,8 @@ def train(
     const_min_count: int = typer.Option(TrainConfig.const_min_count, help="A constant joins the decoder when this many training equations use it "
                                         "(every step scores all pairs of numbers and constants).", rich_help_panel="Model"),
     augment: str = typer.Option(TrainConfig.augment, help="Add one exact copy of each training problem per transform: "
-                                "distractor (an unused number), resample (new numbers, answer recomputed), question "
-                                "(rephrased); comma-separated.", rich_help_panel="Data"),
+                                "distractor (an unused number; distractor-wide: from a wider bank), resample (new numbers, answer "
+                                "recomputed), question (rephrased); comma-separated.", rich_help_panel="Data"),
     continue_weight: float = typer.Option(TrainConfig.continue_weight, help="Weight of the stop loss where the gold "
                                           "equation goes on (above 1: the decoder stops later).", rich_help_panel="Schedule"),
     equivalents: int = typer.Option(TrainConfig.equivalents, help="Teach up to K equivalent forms of each gold equation "
@@ -185,7 +185,7 @@ def compress(
     lr: float = typer.Option(CompressConfig.lr, help="Decoder learning rate.", rich_help_panel="Schedule"),
     encoder_lr: float = typer.Option(CompressConfig.encoder_lr, help="Encoder learning rate.", rich_help_panel="Schedule"),
     augment: str = typer.Option(CompressConfig.augment, help="Distil on the training problems plus one exact copy per "
-                                "transform (as `train --augment`): distractor, resample, question.", rich_help_panel="Schedule"),
+                                "transform (as `train --augment`): distractor, distractor-wide, resample, question.", rich_help_panel="Schedule"),
     max_steps: Optional[int] = typer.Option(None, help="Steps per round (smoke runs).", rich_help_panel="Schedule"),
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
     resume: bool = typer.Option(CompressConfig.resume, help="Continue after the last finished round in --out."),

@@ -40,7 +40,7 @@ class LoopSettings:
     resume: bool = False
     augment: str = ""
     """Comma-separated transforms adding one exact copy of each training problem (``edgemath.augment``:
-    distractor, resample, question); empty: none. A student distilled on the teacher's augmented
+    distractor, distractor-wide, resample, question); empty: none. A student distilled on the teacher's augmented
     data keeps what the teacher learnt from it."""
 
     def loop_problems(self) -> list[str]:
