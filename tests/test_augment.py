@@ -2,6 +2,7 @@
 its own text reads back, distractor numbers are unused, dev problems are never touched."""
 import json
 import random
+import re
 
 import pytest
 
@@ -110,3 +111,44 @@ def test_transfer_probes_use_phrasing_training_never_writes():
     assert not train_openings & {t.split("{k}")[0].replace("{name}", "") for t in PROBE_DISTRACTORS}
     q = sets["question"][0].text.lower()
     assert ("tell us how" in q or "please say how" in q or "give " in q or "compute " in q) and "find how" not in q
+
+
+def test_vocabulary_cut_counts_sources_and_keeps_what_copies_insert(tiny_encoder):
+    """Copies repeat their source's words, so the cut counts the sources once and keeps the
+    transforms' own words outright: every token of a copy is then a kept token, except the new
+    numbers (spelled in digit pieces, as unseen numbers are at test time)."""
+    from edgemath.augment import inserted_texts
+    from edgemath.compress.vocab import needed_ids
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    tok = ProblemTokenizer.from_file(tiny_encoder / "tokenizer.json")
+    train = load_splits("asdiv-a:0").train.problems[:40]
+    out, _ = augment(train, ["distractor", "question"], seed=0)
+    texts = [p.text for p in train]
+    plain = set(needed_ids(tok, texts, text_min_count=3))
+    kept = set(needed_ids(tok, texts, text_min_count=3, always=inserted_texts(["distractor", "question"])))
+    assert plain < kept and len(kept - plain) < 60
+    inflated = set(needed_ids(tok, [p.text for p in out], text_min_count=3))
+    assert len(inflated - kept) > 0  # counting the copies keeps rare source words (what the fix stops)
+    source = {p.id: p.text for p in train}
+    unkept = lambda text: set(tok.tok.encode(re.sub(r"\d+", " ", text)).ids) - kept  # numbers aside
+    for q in out[len(train):]:
+        assert unkept(q.text) <= unkept(source[q.id.split("+")[0]]), q.text
+    assert inserted_texts(["resample"]) == []
+
+
+def test_compress_cuts_the_vocabulary_from_the_sources(tiny_teacher, tmp_path):
+    """With --augment the vocabulary cut keeps exactly what the plain cut keeps plus the transforms'
+    own words: at --vocab-train-min-count 2 the copies would otherwise carry every source word over it."""
+    from edgemath.augment import inserted_texts
+    from edgemath.compress.run import CompressConfig, run
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    def kept(aug: str) -> set[str]:
+        out = run(CompressConfig(teacher=tiny_teacher, data="asdiv-a:0", out=tmp_path / (aug or "plain"), prune_heads=0.0,
+                                 prune_vocab=True, vocab_train_min_count=2, limit=16, device="cpu", augment=aug))
+        return set(ProblemTokenizer.from_file(out / "checkpoint" / "tokenizer.json").tok.get_vocab())
+
+    tok = ProblemTokenizer.from_file(tiny_teacher / "checkpoint" / "tokenizer.json").tok
+    inserted = {tok.id_to_token(i) for enc in tok.encode_batch(inserted_texts(["distractor"])) for i in enc.ids}
+    assert kept("distractor") == kept("") | inserted

@@ -41,7 +41,9 @@ class Evidence:
     pruners: tuple = ()
     """The pruners those masks belong to (to gate the forward passes of a score)."""
     texts: list[str] = field(default_factory=list)
-    """Training texts (the vocabulary's evidence)."""
+    """Training texts (the vocabulary's evidence): the source problems, not their augmented copies."""
+    kept_texts: list[str] = field(default_factory=list)
+    """Texts whose every token is kept: what augmentation writes into the copies."""
     tok: Any = None
 
     def masked(self):

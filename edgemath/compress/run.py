@@ -201,6 +201,7 @@ def run(cfg: CompressConfig, console=None) -> Path:
     import torch
     from rich.console import Console
 
+    from edgemath.augment import inserted_texts
     from edgemath.checkpoint import load_solver, save_solver
     from edgemath.compress import records
     from edgemath.compress.pruner import AFTER, TRAIN, Evidence, Target, pruners
@@ -226,6 +227,7 @@ def run(cfg: CompressConfig, console=None) -> Path:
     train, dev = splits.train.problems, splits.dev.problems
     if cfg.limit:
         train, dev = train[: cfg.limit], dev[: cfg.limit]
+    source = train  # the vocabulary counts these, not their copies
     train, augmented = cfg.train_problems(train)
     if augmented:
         console.print(f"augmented copies {augmented}")
@@ -266,7 +268,9 @@ def run(cfg: CompressConfig, console=None) -> Path:
     # after the bake: cut from the baked model itself (the vocabulary), checked the same way
     for p in units:
         if p.when == AFTER:
-            keep = p.select(p.score(Evidence(baked, tok=tok, texts=[q.text for q in train])), 1.0)
+            evidence = Evidence(baked, tok=tok, texts=[q.text for q in source],
+                                kept_texts=inserted_texts(cfg.transforms()))
+            keep = p.select(p.score(evidence), 1.0)
             unpruned, target = copy.deepcopy(baked), Target(baked.encoder, tok)
             cut[p.name] = p.bake(target, keep)
             cut[p.name]["check"] = verify_bake(unpruned, {}, (), baked, tok, dev, device, baked_tok=target.tok)

@@ -48,11 +48,12 @@ def _counts(tok: ProblemTokenizer, texts: Iterable[str]) -> Counter:
 
 
 def vocab_scores(tok: ProblemTokenizer, texts: Iterable[str], wider: Iterable[str] = (), min_count: int = 2,
-                 text_min_count: int = 1) -> dict[int, float]:
+                 text_min_count: int = 1, always: Iterable[str] = ()) -> dict[int, float]:
     """Per token id, the times a sample holds it over the times that sample asks for (1 and more:
     kept): ``text_min_count`` for ``texts``, ``min_count`` for the ``wider`` sample, the better of
-    the two; the specials and the Latin single-character pieces score infinity."""
-    scores: dict[int, float] = {}
+    the two; the specials, the Latin single-character pieces and the tokens of ``always`` score
+    infinity."""
+    scores: dict[int, float] = {i: math.inf for i in _counts(tok, always)}
     for sample, least in ((texts, text_min_count), (wider, min_count)):
         for i, n in _counts(tok, sample).items():
             scores[i] = max(scores.get(i, 0.0), n / least)
@@ -64,11 +65,11 @@ def vocab_scores(tok: ProblemTokenizer, texts: Iterable[str], wider: Iterable[st
 
 
 def needed_ids(tok: ProblemTokenizer, texts: Iterable[str], wider: Iterable[str] = (), min_count: int = 2,
-               text_min_count: int = 1) -> list[int]:
+               text_min_count: int = 1, always: Iterable[str] = ()) -> list[int]:
     """Sorted ids to keep: tokens seen at least ``text_min_count`` times in ``texts`` (1: all),
-    at least ``min_count`` times in the ``wider`` sample, the specials, and Latin
-    single-character pieces."""
-    return sorted(i for i, s in vocab_scores(tok, texts, wider, min_count, text_min_count).items() if s >= 1)
+    at least ``min_count`` times in the ``wider`` sample, every token of ``always``, the specials,
+    and Latin single-character pieces."""
+    return sorted(i for i, s in vocab_scores(tok, texts, wider, min_count, text_min_count, always).items() if s >= 1)
 
 
 def remap_tokenizer(tok: ProblemTokenizer, keep: list[int]) -> ProblemTokenizer:
@@ -166,7 +167,7 @@ class VocabPruner:
         return (encoder.config.vocab_size,)
 
     def score(self, ev) -> dict[int, float]:
-        return vocab_scores(ev.tok, ev.texts, self.wider, self.min_count, self.train_min_count)
+        return vocab_scores(ev.tok, ev.texts, self.wider, self.min_count, self.train_min_count, ev.kept_texts)
 
     def select(self, scores: dict[int, float], least: float = 1.0) -> list[int]:
         return sorted(i for i, s in scores.items() if s >= least)
