@@ -20,6 +20,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import replace
+from functools import partial
 
 from edgemath.problems import Problem
 from edgemath.runtime.expression import ExpressionError, answers_match, evaluate, parse_prefix
@@ -52,6 +53,8 @@ _WIDE_DISTRACTORS = _DISTRACTORS + (
     "{name} drove {k} miles on Sunday.",
     "The school has {k} {noun} in its hall.",
 )
+_DISTRACTOR_BANKS = {"distractor": (_DISTRACTORS, _NAMES), "distractor-wide": (_WIDE_DISTRACTORS, _WIDE_NAMES)}
+"""Templates and names per distractor transform: what ``augment`` draws from and ``inserted_texts`` keeps."""
 _ANY_NOUN = "things"  # when the question names no countable noun
 _NOT_NOUNS = {"do", "does", "did", "is", "are", "was", "were", "will", "would", "can", "could", "should", "has",
               "have", "had", "of", "in", "money", "time", "longer", "farther", "faster"}
@@ -146,14 +149,14 @@ def inserted_texts(transforms: list[str]) -> list[str]:
     may hold them, so a vocabulary cut keeps them. A copy's other words are its source problem's;
     counting them again per copy would let ~2.4 copies per problem lift rare words over
     ``--vocab-train-min-count`` (the cut then kept 5,009 tokens instead of 4,310)."""
-    banks = {"distractor": (_DISTRACTORS, _NAMES + (_ANY_NOUN,)),
-             "distractor-wide": (_WIDE_DISTRACTORS, _WIDE_NAMES + (_ANY_NOUN,)),
-             "question": (tuple(f for _, forms in _REPHRASE for f in forms), ())}
     texts = []
-    for t in transforms:
-        templates, names = banks.get(t, ((), ()))  # resample writes numbers only
-        texts += [re.sub(r"\{\w*\}", " ", x) for x in templates] + list(names)
-    return texts
+    for t in transforms:  # resample writes numbers only
+        if t in _DISTRACTOR_BANKS:
+            templates, names = _DISTRACTOR_BANKS[t]
+            texts += list(templates) + list(names) + [_ANY_NOUN]
+        elif t == "question":
+            texts += [f for _, forms in _REPHRASE for f in forms]
+    return [re.sub(r"\{\w*\}", " ", x) for x in texts]
 
 
 def unknown_transforms(transforms: list[str]) -> str | None:
@@ -170,8 +173,8 @@ def augment(problems: list[Problem], transforms: list[str], seed: int = 0) -> tu
     if bad := unknown_transforms(transforms):
         raise ValueError(bad)
     rng = random.Random(seed)
-    fns = {"distractor": distractor, "resample": resample, "question": question,
-           "distractor-wide": lambda p, rng: distractor(p, rng, _WIDE_DISTRACTORS, _WIDE_NAMES)}
+    fns = {"resample": resample, "question": question,
+           **{t: partial(distractor, templates=templates, names=names) for t, (templates, names) in _DISTRACTOR_BANKS.items()}}
     extra, made = [], {t: 0 for t in transforms}
     for p in problems:
         if not (p.trainable and p.equation):
