@@ -84,6 +84,12 @@ def train(
     stop_unused: bool = typer.Option(TrainConfig.stop_unused, "--stop-unused", help="The stop head also sees how many text "
                                      "numbers no step has used yet (PyTorch only so far: such a model does not export).",
                                      rich_help_panel="Model"),
+    teacher: Optional[Path] = typer.Option(None, help="Distil from a finished run of any encoder (e.g. an MPNet teacher): "
+                                           "its step scores and number states, computed once and cached.", rich_help_panel="Distillation"),
+    tau: float = typer.Option(TrainConfig.tau, help="Temperature of the step-score KL.", rich_help_panel="Distillation"),
+    lambda1: float = typer.Option(TrainConfig.lambda1, help="Weight of the teacher's terms.", rich_help_panel="Distillation"),
+    lambda2: float = typer.Option(TrainConfig.lambda2, help="Weight of the task loss.", rich_help_panel="Distillation"),
+    gamma: float = typer.Option(TrainConfig.gamma, help="Weight of the number-state alignment (0: KL only).", rich_help_panel="Distillation"),
     resume: bool = typer.Option(TrainConfig.resume, help="Continue a stopped run from its last finished epoch.", rich_help_panel="Schedule"),
     time_budget: Optional[float] = typer.Option(None, help="Minutes; stop after the first epoch past it (--resume goes on).",
                                                 rich_help_panel="Schedule"),
@@ -91,7 +97,7 @@ def train(
     device: str = typer.Option(TrainConfig.device, help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
-    """Train a teacher solver; keeps the best checkpoint by dev accuracy."""
+    """Train a solver (with --teacher: distilled from another run); keeps the best checkpoint by dev accuracy."""
     from edgemath.checkpoint import CheckpointError
     from edgemath.data import DataError
     from edgemath.train import run
@@ -101,7 +107,8 @@ def train(
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, encoder_layers=encoder_layers, hidden=hidden, quantity_layers=quantity_layers,
                           const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, equivalents=equivalents, stop_unused=stop_unused,
-                          resume=resume, time_budget=time_budget)
+                          resume=resume, time_budget=time_budget, teacher=str(teacher) if teacher else None, tau=tau,
+                          lambda1=lambda1, lambda2=lambda2, gamma=gamma)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError, FileExistsError) as e:
         _fail(str(e))

@@ -285,6 +285,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                 chunk = [examples[i] for i in ids]
                 steps = [st.pick(rng) if isinstance(st, Alternatives) else st for _, st in chunk]
                 batch = collate([e for e, _ in chunk], tok.pad_id, steps).to(device)
+                batch.rows = ids  # which examples: a loss may look up per-example targets (edgemath.kd)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                     loss = loss_fn(batch)
                 opt.zero_grad(set_to_none=True)

@@ -18,7 +18,8 @@ from pathlib import Path
 from edgemath.manifest import file_sha256, read_manifest
 
 IGNORED = {"out", "teacher", "resume", "time_budget", "device", "data_dir", "run"}
-"""Settings that say where or how a run was made, not what it is."""
+"""Settings that say where or how a run was made, not what it is (a student's teacher is matched by
+its weights' hash instead; a distilled train run's ``teacher`` is kept: it changes what was trained)."""
 FOLDED = {"asdiv-a", "mawps"}
 """Datasets evaluated by 5-fold cross-validation (dev split of each fold)."""
 
@@ -83,8 +84,9 @@ class ReportConfig:
 def _settings(cfg) -> dict:
     from edgemath.train import TrainConfig, recorded_config
 
-    doc = recorded_config(cfg) if isinstance(cfg, TrainConfig) else asdict(cfg)  # as the manifest has it
-    return {k: v for k, v in doc.items() if k not in IGNORED}
+    if isinstance(cfg, TrainConfig):  # as the manifest has it; a train run's teacher is what it distilled from
+        return {k: v for k, v in recorded_config(cfg).items() if k not in IGNORED - {"teacher"}}
+    return {k: v for k, v in asdict(cfg).items() if k not in IGNORED}
 
 
 def _matches(doc: dict, stage: str, want: dict, defaults: dict, inputs: dict) -> bool:

@@ -41,6 +41,17 @@ class TrainConfig(LoopSettings):
     """Equivalent forms of each gold equation to teach, one drawn per epoch (1: the annotated one)."""
     stop_unused: bool = False
     """The stop head also sees how many text numbers are still unused (model.DecoderConfig)."""
+    teacher: str | None = None
+    """A finished run of any encoder to distil from (``edgemath.kd``): its step scores (KL at ``tau``)
+    and number states (MSE through a learned projection) join the task loss; its outputs are
+    computed once and cached in the run directory."""
+    tau: float = 2.0
+    lambda1: float = 1.0
+    """Weight of the teacher's terms (step KL + gamma * state MSE)."""
+    lambda2: float = 1.0
+    """Weight of the task loss."""
+    gamma: float = 1.0
+    """Weight of the number-state alignment, in units of the teacher's RMS state (0: off)."""
     time_budget: float | None = None
     """Minutes; stop cleanly at the end of the first epoch past it (``resume`` continues from the
     state saved at the end of the last finished epoch, ``train_state.pt``)."""
@@ -61,6 +72,10 @@ class TrainConfig(LoopSettings):
             problems.append("--equivalents must be at least 1")
         if self.const_min_count < 1:
             problems.append("--const-min-count must be at least 1")
+        if self.teacher is not None and self.equivalents != 1:
+            problems.append("--teacher distils the annotated equation: use --equivalents 1")
+        if self.tau <= 0 or self.lambda1 < 0 or self.lambda2 < 0 or self.gamma < 0:
+            problems.append("--tau must be positive and --lambda1, --lambda2, --gamma non-negative")
         if self.init is not None and self.encoder is not None:
             problems.append("--init takes the encoder from the run it starts from; drop --encoder")
         if problems:
@@ -112,7 +127,7 @@ def encoder_path(cfg: TrainConfig) -> Path:
     return resolve_encoder(cfg.encoder) if cfg.encoder else default_encoder_path()
 
 
-def build_solver(cfg: TrainConfig, train: list[Problem]):
+def build_solver(cfg: TrainConfig, train: list[Problem], vocab: tuple[list[str], list[str]] | None = None):
     from transformers import AutoModel
 
     from edgemath.model import DecoderConfig, Solver
@@ -131,11 +146,47 @@ def build_solver(cfg: TrainConfig, train: list[Problem]):
         if cfg.encoder_layers > n:
             raise ValueError(f"--encoder-layers {cfg.encoder_layers}: {enc_path} has only {n} layers")
         drop_layers(encoder, list(range(cfg.encoder_layers)))
-    ops, consts = learn_vocab(train, cfg.const_min_count)
+    ops, consts = vocab or learn_vocab(train, cfg.const_min_count)
     dcfg = DecoderConfig(hidden=cfg.hidden, ops=ops, constants=consts, quantity_layers=cfg.quantity_layers,
                          encoder_hidden=encoder.config.hidden_size, stop_unused=cfg.stop_unused)
     tok = ProblemTokenizer.from_file(enc_path / "tokenizer.json", cfg.max_length)
     return Solver(encoder, dcfg), tok, enc_path
+
+
+def teacher_vocab(cfg: TrainConfig) -> tuple[list[str], list[str]] | None:
+    """The --teacher's ops and constants: a distilled student decodes over the same choices."""
+    if not cfg.teacher:
+        return None
+    from edgemath.checkpoint import read_solver_meta
+
+    meta, _ = read_solver_meta(Path(cfg.teacher))
+    return meta["ops"], meta["constants"]
+
+
+def teacher_targets(cfg: TrainConfig, prepared: "Prepared", device: str, console):
+    """The teacher's outputs on every training example, from the run's cache when it was made for
+    the same teacher and examples, else computed once (one teacher pass) and cached."""
+    from edgemath.checkpoint import check_checkpoint_dir, load_solver
+    from edgemath.features import gold_steps
+    from edgemath.kd import TARGETS, Targets, compute_targets
+
+    train = prepared.train
+    kept = [p for p in train if gold_steps(p, prepared.tok.encode(p.text), prepared.solver.cfg) is not None]
+    ckpt = check_checkpoint_dir(Path(cfg.teacher))
+    key = {"teacher": file_sha256(ckpt / "decoder.safetensors"), "data": cfg.data, "augment": cfg.augment,
+           "limit": cfg.limit, "seed": cfg.seed, "examples": len(prepared.examples)}
+    cache = cfg.out / TARGETS
+    if (targets := Targets.load(cache, key)) is not None:
+        console.print(f"teacher targets from {cache}")
+        return targets
+    teacher, t_tok = load_solver(Path(cfg.teacher), device)
+    t0 = time.time()
+    targets = compute_targets(teacher, t_tok, kept, prepared.examples, device, key)
+    missing = sum(t is None for t in targets.steps)
+    console.print(f"teacher {cfg.teacher}: targets for {len(kept) - missing} of {len(kept)} problems in "
+                  f"{time.time() - t0:.0f} s" + (f" ({missing} read otherwise by its tokenizer: task loss only)" if missing else ""))
+    targets.save(cache)
+    return targets
 
 
 class Prepared(NamedTuple):
@@ -147,6 +198,8 @@ class Prepared(NamedTuple):
     dev: list[Problem]
     augmented: dict
     """Copies made per augmentation transform."""
+    train: list[Problem]
+    """The training problems, copies included (the examples are those of them the decoder can express)."""
 
 
 def prepare(cfg: TrainConfig) -> Prepared:
@@ -165,11 +218,15 @@ def prepare(cfg: TrainConfig) -> Prepared:
             raise ValueError(f"--stop-unused: {cfg.init} was trained without it, and --init keeps its decoder")
         solver.train()
     else:
-        solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable])
+        solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable], teacher_vocab(cfg))
+    if cfg.teacher and teacher_vocab(cfg) != (solver.cfg.ops, solver.cfg.constants):
+        raise ValueError(f"--teacher {cfg.teacher} decodes with ops {teacher_vocab(cfg)[0]} and constants "
+                         f"{teacher_vocab(cfg)[1]}, --init {cfg.init} with {solver.cfg.ops} and {solver.cfg.constants}: "
+                         "the step scores must range over the same choices")
     examples, skipped = make_examples(train, tok, solver.cfg, equivalents=cfg.equivalents)
     if not examples:
         raise ValueError(f"no trainable problems in {cfg.data} (skipped: {dict(skipped)})")
-    return Prepared(splits, solver, tok, examples, skipped, dev, augmented)
+    return Prepared(splits, solver, tok, examples, skipped, dev, augmented, train)
 
 
 def run(cfg: TrainConfig, console=None) -> Path:
@@ -178,6 +235,7 @@ def run(cfg: TrainConfig, console=None) -> Path:
     from rich.console import Console
 
     from edgemath.checkpoint import save_solver
+    from edgemath.evaluate import accuracy, predict
 
     console = console or Console(stderr=True)
     device = pick_device(cfg.device)
@@ -191,7 +249,8 @@ def run(cfg: TrainConfig, console=None) -> Path:
         console.print(f"{cfg.out} finished already: nothing to resume")
         return cfg.out
     t0 = time.time()
-    splits, solver, tok, examples, skipped, dev, augmented = prepare(cfg)
+    prepared = prepare(cfg)
+    splits, solver, tok, examples, skipped, dev, augmented, _ = prepared
     console.print(f"[bold]train[/] {splits.spec}: {len(examples)} problems "
                   f"({sum(skipped.values())} skipped), dev {len(dev)}; ops {' '.join(solver.cfg.ops)}; "
                   f"constants {solver.cfg.constants}; device {device}"
@@ -202,10 +261,19 @@ def run(cfg: TrainConfig, console=None) -> Path:
     def on_best(acc, epoch):
         save_solver(solver, tok, cfg.out / "checkpoint")
 
+    trained, loss_fn = solver, lambda batch: solver(batch, continue_weight=cfg.continue_weight)[0]
+    if cfg.teacher:
+        from edgemath.kd import Aligned, distill_loss_fn
+
+        targets = teacher_targets(cfg, prepared, device, console)
+        width = next(s.shape[1] for s in targets.states if s is not None)
+        trained = Aligned(solver, width).to(device)  # the projection trains beside the solver, is not saved
+        loss_fn = distill_loss_fn(solver, trained, targets, cfg.tau, cfg.lambda1, cfg.lambda2, cfg.gamma,
+                                  cfg.continue_weight)
     setup_s = time.time() - t0
     try:
-        best, history = fit(solver, tok, examples, dev, cfg, device, console, on_best,
-                            loss_fn=lambda batch: solver(batch, continue_weight=cfg.continue_weight)[0], state=state)
+        best, history = fit(trained, tok, examples, dev, cfg, device, console, on_best, loss_fn=loss_fn, state=state,
+                            evaluate_fn=lambda: accuracy(predict(solver, tok, dev, device=device)))
     except Stopped as e:
         console.print(f"[yellow]{e}[/]")
         return cfg.out

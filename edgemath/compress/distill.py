@@ -11,25 +11,8 @@ heads that survive in both models, on real tokens only.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-
-def step_kl(student: list[torch.Tensor], teacher: list[torch.Tensor], n_steps: torch.Tensor, tau: float) -> torch.Tensor:
-    """Mean over active (example, step) rows of tau^2 * KL(teacher || student) at temperature tau."""
-    total, rows = 0.0, 0
-    for t, (s, q) in enumerate(zip(student, teacher)):
-        active = n_steps > t
-        if not active.any():
-            break
-        s, q = s[active], q[active]
-        finite = torch.isfinite(q) & torch.isfinite(s)
-        s = s.masked_fill(~finite, -1e9) / tau
-        q = q.masked_fill(~finite, -1e9) / tau
-        p_t = F.softmax(q, -1)
-        kl = (p_t * (F.log_softmax(q, -1) - F.log_softmax(s, -1))).masked_fill(~finite, 0.0).sum(-1)
-        total = total + kl.sum()
-        rows += int(active.sum())
-    return tau**2 * total / max(rows, 1)
+from edgemath.kd import step_kl  # noqa: F401  (the KL term, shared with distillation across architectures)
 
 
 def attention_mse(student_att, teacher_att, keep: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,185 @@
+"""Knowledge distillation from a teacher of another architecture (``edgemath train --teacher``).
+
+A base-size teacher (MPNet, 768 wide) and an edge student (MiniLM, 384 wide) share no layers, so
+what they can be matched on is what both decoders see: the step scores over every (op, left,
+right) choice, teacher-forced on the same gold steps (KL at temperature tau), and the vectors the
+decoder starts from, each text number's span mean and the first token's state, through a learned
+projection from the student's width to the teacher's (dropped after training).
+
+The teacher runs once per dataset: its outputs are stored per example in the example's own index
+space (numbers ++ constants ++ steps, no padding) and placed into each student batch's layout at
+every step, so a distillation epoch costs no teacher forward pass. The cache is a file in the
+student's run directory; a resumed run reads it back.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+TARGETS = "teacher_targets.pt"
+
+
+def step_kl(student: list[torch.Tensor], teacher: list[torch.Tensor], n_steps: torch.Tensor, tau: float) -> torch.Tensor:
+    """Mean over active (example, step) rows of tau^2 * KL(teacher || student) at temperature tau;
+    candidates impossible in either model (-inf) are left out."""
+    total, rows = 0.0, 0
+    for t, (s, q) in enumerate(zip(student, teacher)):
+        active = n_steps > t
+        if not active.any():
+            break
+        s, q = s[active], q[active]
+        finite = torch.isfinite(q) & torch.isfinite(s)
+        s = s.masked_fill(~finite, -1e9) / tau
+        q = q.masked_fill(~finite, -1e9) / tau
+        p_t = F.softmax(q, -1)
+        kl = (p_t * (F.log_softmax(q, -1) - F.log_softmax(s, -1))).masked_fill(~finite, 0.0).sum(-1)
+        total = total + kl.sum()
+        rows += int(active.sum())
+    return tau**2 * total / max(rows, 1)
+
+
+def local_index(n_example: int, m_example: int, n_batch: int) -> torch.Tensor:
+    """Where an example's quantities sit in a batch padded to ``n_batch`` numbers: its numbers
+    stay, its constants and results shift by the padding (as ``features.collate`` re-indexes)."""
+    idx = torch.arange(m_example)
+    return torch.where(idx < n_example, idx, idx + n_batch - n_example)
+
+
+def number_states(hidden: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
+    """[B, N + 1, E]: each number's span mean, then the first token's state (what the decoder's
+    quantities are made of)."""
+    return torch.cat([pool @ hidden, hidden[:, :1]], 1)
+
+
+@dataclass
+class Targets:
+    """The teacher's outputs per training example (None: nothing to match, task loss only)."""
+
+    steps: list[torch.Tensor | None]
+    """Per example [S, K, M, M] step scores over its own quantities (-inf: impossible)."""
+    states: list[torch.Tensor | None]
+    """Per example [n + 1, E_teacher] number states (fp16)."""
+    scale: float
+    """RMS of the teacher's states: the alignment loss is measured in its units."""
+    key: dict
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save({"steps": self.steps, "states": self.states, "scale": self.scale, "key": self.key}, tmp)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path, key: dict) -> "Targets | None":
+        """The cached targets when they were made for ``key`` (teacher, data, examples), else None."""
+        if not path.is_file():
+            return None
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+        return cls(saved["steps"], saved["states"], saved["scale"], key) if saved["key"] == key else None
+
+    def batch_steps(self, rows: list[int], n_batch: int, m_batch: int, s_batch: int, k_ops: int) -> list[torch.Tensor]:
+        """The cached scores placed into a batch's layout: per step [B, K*M*M], -inf elsewhere."""
+        out = torch.full((s_batch, len(rows), k_ops, m_batch, m_batch), float("-inf"))
+        for b, r in enumerate(rows):
+            t = self.steps[r]
+            if t is None:
+                continue
+            g = local_index(self.states[r].shape[0] - 1, t.shape[-1], n_batch)
+            out[: t.shape[0], b][:, :, g[:, None], g[None, :]] = t.float()
+        return list(out.flatten(2))
+
+    def batch_states(self, rows: list[int], n_batch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, N + 1, E] teacher states in the batch's layout and a [B, N + 1] mask of real ones."""
+        e = next(s.shape[1] for s in self.states if s is not None)
+        out = torch.zeros(len(rows), n_batch + 1, e)
+        mask = torch.zeros(len(rows), n_batch + 1, dtype=torch.bool)
+        for b, r in enumerate(rows):
+            s = self.states[r]
+            if s is None:
+                continue
+            n = s.shape[0] - 1
+            out[b, :n], out[b, n_batch] = s[:n].float(), s[n].float()
+            mask[b, :n], mask[b, n_batch] = True, True
+        return out, mask
+
+
+@torch.no_grad()
+def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, batch_size: int = 32,
+                    progress=None) -> Targets:
+    """Run ``teacher`` once over ``problems`` teacher-forced on the student's gold steps
+    (``examples``: the student's (encoding, steps), one per problem). A problem the teacher's
+    tokenizer reads with other numbers, or cuts off, gets no target."""
+    from edgemath.features import collate, gold_steps
+
+    teacher.eval()
+    encs = [t_tok.encode(p.text) for p in problems]
+    steps = [s for _, s in examples]
+    ok = [len(e.numbers) == len(se.numbers) and gold_steps(p, e, teacher.cfg) == s
+          for p, e, (se, s) in zip(problems, encs, examples)]
+    targets_steps: list[torch.Tensor | None] = [None] * len(problems)
+    targets_states: list[torch.Tensor | None] = [None] * len(problems)
+    order = sorted((i for i in range(len(problems)) if ok[i]), key=lambda i: len(encs[i].ids))
+    c = len(teacher.cfg.constants)
+    k_ops = len(teacher.cfg.ops)
+    sq = 0.0
+    count = 0
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        batch = collate([encs[i] for i in rows], t_tok.pad_id, [steps[i] for i in rows]).to(device)
+        hidden = teacher.encode(batch).last_hidden_state
+        _, logits = teacher(batch, hidden=hidden)
+        states = number_states(hidden, batch.pool).float().cpu()
+        n_b = batch.num_mask.shape[1]
+        m_b = n_b + c + int(batch.n_steps.max())
+        scores = torch.stack(logits, 1).float().cpu().view(len(rows), -1, k_ops, m_b, m_b)  # [B, S, K, M, M]
+        for b, i in enumerate(rows):
+            n, s = len(encs[i].numbers), len(steps[i])
+            g = local_index(n, n + c + s, n_b)
+            targets_steps[i] = scores[b, :s][:, :, g[:, None], g[None, :]].clone()
+            kept = torch.cat([states[b, :n], states[b, n_b:]], 0)
+            targets_states[i] = kept.half()
+            sq += float(kept.pow(2).mean(1).sum())
+            count += kept.shape[0]
+        if progress:
+            progress(len(rows))
+    return Targets(targets_steps, targets_states, (sq / max(count, 1)) ** 0.5, key)
+
+
+class Aligned(nn.Module):
+    """The student's encoder and decoder beside the projection to the teacher's width, under the
+    names the training loop splits learning rates by (``encoder.*`` / the rest)."""
+
+    def __init__(self, solver, teacher_width: int):
+        super().__init__()
+        self.encoder, self.decoder = solver.encoder, solver.decoder
+        self.align = nn.Linear(solver.cfg.encoder_hidden, teacher_width)
+
+
+def distill_loss_fn(solver, aligned: Aligned, targets: Targets, tau: float, lambda1: float, lambda2: float,
+                    gamma: float, continue_weight: float = 1.0):
+    """``loss(batch)`` for the training loop: lambda1 * (step KL + gamma * state MSE) + lambda2 * task.
+    The batch carries ``rows``, its examples' indices into the cached targets."""
+
+    def loss_fn(batch):
+        hidden = solver.encode(batch).last_hidden_state
+        task, s_logits = solver(batch, hidden=hidden, continue_weight=continue_weight)
+        n_b = batch.num_mask.shape[1]
+        k_ops = len(solver.cfg.ops)
+        m_b = round((s_logits[0].shape[1] / k_ops) ** 0.5)  # logits are [B, K*M*M]
+        device = hidden.device
+        t_logits = [t.to(device) for t in targets.batch_steps(batch.rows, n_b, m_b, len(s_logits), k_ops)]
+        has = torch.tensor([targets.steps[r] is not None for r in batch.rows], device=device)
+        kl = step_kl(s_logits, t_logits, batch.n_steps * has, tau)
+        loss = lambda2 * task + lambda1 * kl
+        if gamma > 0:
+            t_states, mask = targets.batch_states(batch.rows, n_b)
+            s_states = aligned.align(number_states(hidden, batch.pool))
+            mask = mask.to(device)
+            diff = (s_states - t_states.to(device)) / targets.scale
+            loss = loss + lambda1 * gamma * diff[mask].pow(2).mean() if mask.any() else loss
+        return loss
+
+    return loss_fn

@@ -1,0 +1,146 @@
+"""Distillation from a teacher of another architecture (`edgemath train --teacher`): the cached
+teacher outputs land where the teacher's own batch puts them, a teacher matched against itself
+has zero loss, and a narrower student trains from a wider teacher's cache, resumably."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from edgemath.checkpoint import load_solver  # noqa: E402
+from edgemath.data import load_splits  # noqa: E402
+from edgemath.features import collate, gold_steps, make_examples  # noqa: E402
+from edgemath.kd import Aligned, compute_targets, distill_loss_fn  # noqa: E402
+
+
+def _teacher_examples(run, n=200):
+    teacher, tok = load_solver(run)
+    problems = load_splits("asdiv-a:0").train.problems[:n]
+    examples, _ = make_examples(problems, tok, teacher.cfg)
+    # the same filter make_examples applies: one problem per example
+
+    kept = [p for p in problems if gold_steps(p, tok.encode(p.text), teacher.cfg) is not None]
+    assert len(kept) == len(examples)
+    return teacher, tok, kept, examples
+
+
+def test_cached_scores_land_where_the_teachers_batch_puts_them(tiny_teacher):
+    teacher, tok, kept, examples = _teacher_examples(tiny_teacher)
+    targets = compute_targets(teacher, tok, kept, examples, "cpu", key={}, batch_size=5)
+    assert all(s is not None for s in targets.steps)
+    by_count = {len(e.numbers): i for i, (e, _) in enumerate(examples)}  # one example per number count
+    by_steps = {len(s): i for i, (_, s) in enumerate(examples)}  # and per step count
+    rows = sorted(set(by_count.values()) | set(by_steps.values()))
+    assert len(by_count) >= 3 and len(by_steps) >= 2, "the sample must pad numbers and steps"
+    batch = collate([examples[i][0] for i in rows], tok.pad_id, [examples[i][1] for i in rows])
+    with torch.no_grad():
+        _, live = teacher(batch)
+    k, n_b = len(teacher.cfg.ops), batch.num_mask.shape[1]
+    m_b = round((live[0].shape[1] / k) ** 0.5)
+    placed = targets.batch_steps(rows, n_b, m_b, len(live), k)
+    for t, (a, b) in enumerate(zip(placed, live)):
+        active = batch.n_steps > t
+        a, b = a[active], b[active]
+        assert torch.equal(torch.isfinite(a), torch.isfinite(b)), f"step {t}: candidates differ"
+        assert torch.allclose(a[torch.isfinite(a)], b[torch.isfinite(b)], atol=1e-5)
+    states, mask = targets.batch_states(rows, n_b)
+    with torch.no_grad():
+        hidden = teacher.encode(batch).last_hidden_state
+    live_states = torch.cat([batch.pool @ hidden, hidden[:, :1]], 1)
+    assert torch.allclose(states[mask], live_states[mask], atol=2e-2)  # cached in fp16
+    assert mask[:, :n_b].eq(batch.num_mask).all()
+
+
+def test_a_teacher_matched_against_itself_has_no_distillation_loss(tiny_teacher):
+    teacher, tok, kept, examples = _teacher_examples(tiny_teacher)
+    targets = compute_targets(teacher, tok, kept, examples, "cpu", key={})
+    aligned = Aligned(teacher, teacher.cfg.encoder_hidden)
+    with torch.no_grad():
+        aligned.align.weight.copy_(torch.eye(teacher.cfg.encoder_hidden))
+        aligned.align.bias.zero_()
+    rows = list(range(8))
+    batch = collate([examples[i][0] for i in rows], tok.pad_id, [examples[i][1] for i in rows])
+    batch.rows = rows
+    teacher.eval()
+    with torch.no_grad():
+        distilled_only = distill_loss_fn(teacher, aligned, targets, tau=2.0, lambda1=1.0, lambda2=0.0, gamma=1.0)(batch)
+        task_only = distill_loss_fn(teacher, aligned, targets, tau=2.0, lambda1=0.0, lambda2=1.0, gamma=1.0)(batch)
+    assert float(distilled_only) < 1e-3  # fp16 states: not exactly 0
+    assert float(task_only) > 0.1
+    # a shuffled lookup (the wrong example's targets) is far from zero: the rows matter
+    batch.rows = rows[::-1]
+    with torch.no_grad():
+        wrong = distill_loss_fn(teacher, aligned, targets, tau=2.0, lambda1=1.0, lambda2=0.0, gamma=1.0)(batch)
+    assert float(wrong) > 0.05
+
+
+@pytest.fixture(scope="module")
+def wide_teacher(tmp_path_factory):
+    """A tiny teacher 64 wide (the student's tiny encoder is 32 wide): widths differ, as MPNet's and MiniLM's."""
+    from transformers import BertConfig, BertModel
+
+    from edgemath.checkpoint import default_encoder_path
+    from edgemath.train import TrainConfig, run
+
+    torch.manual_seed(1)
+    enc = tmp_path_factory.mktemp("wide-bert")
+    BertModel(BertConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=128, max_position_embeddings=256), add_pooling_layer=False).save_pretrained(enc)
+    shutil.copy(default_encoder_path() / "tokenizer.json", enc / "tokenizer.json")
+    out = tmp_path_factory.mktemp("wide-teacher")
+    return run(TrainConfig(data="asdiv-a:0", out=out, encoder=str(enc), limit=32, max_steps=4, batch_size=8,
+                           device="cpu", const_min_count=1))
+
+
+def test_a_narrow_student_distils_from_a_wide_teacher_and_resumes(wide_teacher, tiny_encoder, tmp_path):
+    import json
+
+    from edgemath.kd import TARGETS
+    from edgemath.train import TrainConfig, run
+
+    out = tmp_path / "student"
+    settings = dict(data="asdiv-a:0", out=out, encoder=str(tiny_encoder), limit=32, batch_size=8, epochs=2,
+                    device="cpu", teacher=str(wide_teacher), time_budget=0)
+    run(TrainConfig(**settings))  # stops after epoch 1 of 2 on its zero budget
+    assert (out / TARGETS).is_file() and not (out / "manifest.json").exists()
+    cached = (out / TARGETS).stat().st_mtime_ns
+    run(TrainConfig(**{**settings, "resume": True, "time_budget": None}))
+    assert (out / TARGETS).stat().st_mtime_ns == cached  # read back, not recomputed
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["teacher"] == str(wide_teacher)
+    student, _ = load_solver(out)
+    teacher, _ = load_solver(wide_teacher)
+    assert student.cfg.encoder_hidden == 32 and teacher.cfg.encoder_hidden == 64
+    assert (student.cfg.ops, student.cfg.constants) == (teacher.cfg.ops, teacher.cfg.constants)
+    assert not any("align" in k for k in student.decoder.state_dict())
+    # `edgemath report` looks teachers up by settings: a distilled run is not a plain teacher
+    from edgemath.report import find_run
+
+    plain = {k: v for k, v in settings.items() if k not in ("teacher", "time_budget")}
+    assert find_run(tmp_path, "train", TrainConfig(**plain), {}) is None
+    assert find_run(tmp_path, "train", TrainConfig(**plain, teacher=str(wide_teacher)), {}) == out
+
+
+def test_teacher_flags_are_checked(tiny_teacher, tmp_path):
+    from edgemath.train import TrainConfig, run
+
+    with pytest.raises(ValueError, match="--equivalents 1"):
+        TrainConfig(teacher=str(tiny_teacher), equivalents=4)
+    with pytest.raises(ValueError, match="--tau must be positive"):
+        TrainConfig(teacher=str(tiny_teacher), tau=0)
+    with pytest.raises(ValueError, match="same choices"):  # an --init run with another constant set
+        run(TrainConfig(data="asdiv-a:0", out=tmp_path / "s", init=str(tiny_teacher), limit=32, max_steps=1,
+                        batch_size=8, device="cpu", teacher=str(_other_constants(tiny_teacher, tmp_path))))
+
+
+def _other_constants(run, tmp_path):
+    import json
+
+    copy = tmp_path / "other"
+    shutil.copytree(run, copy)
+    meta = json.loads((copy / "checkpoint" / "solver.json").read_text())
+    meta["constants"] = meta["constants"] + ["12345"]
+    (copy / "checkpoint" / "solver.json").write_text(json.dumps(meta))
+    return copy
