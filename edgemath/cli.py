@@ -229,6 +229,8 @@ def export(
     opset: int = typer.Option(17, help="ONNX opset (14-21)."),
     data: Optional[str] = typer.Option(None, "--data", help="Dev set for parity and int8 accuracy (default: the run's data)."),
     max_int8_drop: float = typer.Option(1.0, help="Fail if int8 loses more than this many accuracy points."),
+    int8_fp32: str = typer.Option("auto", help="With --int8: regex over encoder MatMul names whose activations stay fp32 "
+                                  "(weights int8); auto: the layout's (MPNet: FFN output projection; BERT: none); '' for none."),
     limit: Optional[int] = typer.Option(None, help="Check on only N dev problems."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
@@ -240,7 +242,7 @@ def export(
 
     try:
         run(ExportConfig(run=run_dir, out=out_dir, data=data, int8=int8, static=static, optimize=optimize,
-                         opset=opset, max_int8_drop=max_int8_drop, limit=limit, data_dir=data_dir), err)
+                         opset=opset, max_int8_drop=max_int8_drop, int8_fp32=int8_fp32, limit=limit, data_dir=data_dir), err)
     except (DataError, CheckpointError, ValueError, ParityError) as e:
         _fail(str(e))
 

@@ -31,6 +31,10 @@ class ExportConfig:
     opset: int = 17
     max_int8_drop: float = 1.0
     """Accuracy points int8 may lose on the dev set before export fails."""
+    int8_fp32: str | None = "auto"
+    """Regex over the encoder's MatMulInteger node names fed fp32 activations (int8 weights kept);
+    "auto": what the encoder's layout names (MPNet: the FFN output projection; BERT: none); None or
+    "": every product int8."""
     atol: float = 1e-4
     limit: int | None = None
     data_dir: str | None = None
@@ -55,6 +59,15 @@ def optimize_encoder(path: Path) -> dict:
     model = optimize_model(str(path), model_type="bert", num_heads=0, hidden_size=0, opt_level=1)
     model.save_model_to_file(str(path))
     return {k: v for k, v in model.get_fused_operator_statistics().items() if v}
+
+
+def fp32_activation_pattern(setting: str | None, encoder) -> str | None:
+    """The ``int8_fp32`` regex to apply: "auto" asks the encoder's layout."""
+    if setting != "auto":
+        return setting or None
+    from edgemath.layout import layout_of
+
+    return layout_of(encoder).int8_fp32
 
 
 def quantize(paths: list[Path], calibration: list[dict] | None = None) -> None:
@@ -153,6 +166,13 @@ def run(cfg: ExportConfig, console=None) -> Path:
                 ids, att, _, _ = collate_np([tok.encode(p.text)], tok.pad_id)
                 calibration.append({"input_ids": ids, "attention_mask": att})
         quantize([tmp / g for g in GRAPH_NAMES], calibration)
+        if fp32_nodes := fp32_activation_pattern(cfg.int8_fp32, solver.encoder):
+            import re
+
+            from edgemath.export.fp32_activations import matmul_integer_in_fp32
+
+            matmul_integer_in_fp32(tmp / "encoder.onnx", tmp / "encoder.onnx", "fp32", re.compile(fp32_nodes))
+            report["int8_fp32_activations"] = fp32_nodes
         report["int8"] = check("int8")
         drop = 100 * (report["fp32"]["dev_acc"] - report["int8"]["dev_acc"])
         report["int8"]["drop_points"] = drop

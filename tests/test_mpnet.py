@@ -180,6 +180,15 @@ def test_train_compress_bake_export_solve(tiny_mpnet, tmp_path):
     assert names == ["input_ids", "attention_mask"]
     int8 = export(ExportConfig(run=cut.parent, out=tmp_path / "int8", data="asdiv-a:0", limit=16, int8=True,
                                max_int8_drop=100.0))
+    # int8 on MPNet keeps the FFN output projection's activations fp32 (its layout's int8_fp32), nothing else
+    ops = [n for n in onnx.load(str(int8 / "encoder.onnx")).graph.node if n.op_type == "MatMulInteger"]
+    assert ops and not any("/output/dense/" in n.name for n in ops)
+    assert json.loads((int8 / "manifest.json").read_text())["parity"]["int8_fp32_activations"] == "/output/dense/"
+    plain = export(ExportConfig(run=cut.parent, out=tmp_path / "int8-plain", data="asdiv-a:0", limit=4, int8=True,
+                                max_int8_drop=100.0, int8_fp32=""))
+    plain_ops = [n for n in onnx.load(str(plain / "encoder.onnx")).graph.node if n.op_type == "MatMulInteger"]
+    assert sum("/output/dense/" in n.name for n in plain_ops) == 2  # one per layer
+    assert len(plain_ops) == len(ops) + 2
     for d in (fp32, int8):
         assert len(OnnxSolver(d, threads=1).solve(TEXTS)) == len(TEXTS)
     torch_trees = reloaded.eval().decode(_batch(tok, TEXTS))
