@@ -32,6 +32,9 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # the base-size encoder (issue "base-size teacher"; after `edgemath fetch-encoder mpnet`): 12 epochs,
     # ~61 min per fold at one thread (5.3 s/step beside one other job)
     mpnet12) echo "--encoder mpnet --epochs 12" ;;
+    # base -> edge: MiniLM-L6 (the baseline's recipe) distilled from the fold's MPNet teacher (mpnet12 first)
+    kd-mpnet) echo "--teacher $OUT/mpnet12-f$fold" ;;
+    kd-mpnet-kl) echo "--teacher $OUT/mpnet12-f$fold --gamma 0" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
     *) echo "unknown recipe $1" >&2; return 1 ;;
@@ -46,8 +49,8 @@ pretrain() {  # once for every fold; its checkpoint is picked by GSM8K test (the
 }
 for recipe in $RECIPES; do
   [ "$recipe" = gsm8k-init ] && pretrain
-  f=$(flags "$recipe")
   for fold in $FOLDS; do
+    f=$(flags "$recipe")
     run=$OUT/$recipe-f$fold
     [ -f "$run/manifest.json" ] && { echo "skip $run (done)"; continue; }
     echo "$(date +%T) start $run"
