@@ -12,14 +12,18 @@
 # exact copy per problem and transform (`--augment`); runs get an -aug suffix. The teacher's epochs
 # shrink to keep the steps (~2.4 copies per problem with two transforms): teacher EPOCHS 12 -> 5,
 # student S_EPOCHS 8 -> 3.
+# KD_TEACHER=RUN: the MiniLM pool teacher distils from RUN (`train --teacher`: a base-size teacher
+# trained on the same pool, e.g. `edgemath train --data mawps-asdiv-a --encoder mpnet --epochs 12`);
+# its runs get a -kd suffix. With GSM8K=1 the two must share their constant sets (train says so if not).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
 PY=${PY:-.venv/bin/python}
 RUNS=${RUNS:-runs}
 OUT=${OUT:-models/default}
-SUFFIX=${GSM8K:+-gsm8k}${AUGMENT:+-aug}
+SUFFIX=${GSM8K:+-gsm8k}${AUGMENT:+-aug}${KD_TEACHER:+-kd}
 AUG=(${AUGMENT:+--augment "$AUGMENT"})
+KD=(${KD_TEACHER:+--teacher "$KD_TEACHER"})
 EPOCHS=${EPOCHS:-$([ -n "${AUGMENT:-}" ] && echo 5 || echo 12)}
 S_EPOCHS=${S_EPOCHS:-$([ -n "${AUGMENT:-}" ] && echo 3 || echo 8)}
 T=$RUNS/teacher-pool-h128$SUFFIX
@@ -30,7 +34,7 @@ if [ -n "${GSM8K:-}" ]; then
   [ -f "$P/manifest.json" ] || $EM train --data gsm8k --hidden 128 --epochs 3 --out "$P" --resume
   START=(--init "$P")
 fi
-[ -f "$T/manifest.json" ] || $EM train --data mawps-asdiv-a --hidden 128 --epochs "$EPOCHS" "${START[@]}" "${AUG[@]}" --out "$T" --resume
+[ -f "$T/manifest.json" ] || $EM train --data mawps-asdiv-a --hidden 128 --epochs "$EPOCHS" "${START[@]}" "${AUG[@]}" "${KD[@]}" --out "$T" --resume
 [ -f "$T-v/manifest.json" ] || $EM compress --teacher "$T" --data mawps-asdiv-a --prune-heads 0 --prune-vocab \
     --vocab-min-count 15 --vocab-train-min-count 3 "${AUG[@]}" --out "$T-v"
 [ -f "$S/manifest.json" ] || $EM compress --teacher "$T-v" --data mawps-asdiv-a --prune-heads 0.4 --prune-ffn 0.85 \

@@ -30,6 +30,13 @@ def _cmd(stage: str, cfg: dict, keys: list[str]) -> str:
     return " ".join(parts)
 
 
+def encoder_flag(path: str) -> str:
+    """``--encoder`` as a user types it: a named encoder's cache folder by its name (mpnet)."""
+    from edgemath.encoders import NAMED
+
+    return next((n for n, e in NAMED.items() if Path(path).name == e.folder), path)
+
+
 def _trains(cfg: dict) -> bool:
     """A compress step that removes no heads, neurons or layers only cuts the vocabulary: no training."""
     return bool(cfg.get("prune_heads") or cfg.get("prune_ffn") or cfg.get("drop_layers"))
@@ -47,6 +54,10 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
     init = read_manifest(Path(tcfg["init"])) if tcfg.get("init") else None  # a start, e.g. from GSM8K train
     start = (f", starting from a solver trained on `{init['config']['data']}` train ({init['config']['epochs']} epochs)"
              if init else "")
+    kd = read_manifest(Path(tcfg["teacher"])) if tcfg.get("teacher") else None  # a base-size teacher it distilled from
+    if kd:
+        start += (f", distilled from the base-size teacher `{tcfg['teacher']}` ({Path(kd['config']['encoder']).name} encoder, "
+                  f"{kd['config']['epochs']} epochs on `{kd['config']['data']}`, dev {100 * kd['metrics']['dev_acc']:.2f}%)")
     lines = [
         f"# {export_dir.name}: a compressed int8 math-word-problem solver", "",
         f"Made by edgemath's own pipeline: MiniLM-L6 (all-MiniLM-L6-v2) + deductive decoder (hidden {tcfg.get('hidden', 256)}) trained on "
@@ -58,10 +69,13 @@ def card(export_dir: Path, bench: dict | None, held_out: Path | None, note: str 
         + (" and MAWPS (no licence stated)" if pool or "mawps" in tcfg["data"] else "")
         + (", started from GSM8K train (MIT License; its test split stays held out)"
            if init and init["config"]["data"] == "gsm8k" else "")
-        + ": this model inherits those terms. The encoder it starts from, all-MiniLM-L6-v2, is Apache-2.0.", "",
+        + ": this model inherits those terms. The encoder it starts from, all-MiniLM-L6-v2, is Apache-2.0"
+        + (f"; its teacher's, {Path(kd['config']['encoder']).name}, too" if kd else "") + ".", "",
         "## How it was made", "", "```",
         *([_cmd("train", init["config"], ["data", "hidden", "out", "epochs"])] if init else []),
-        _cmd("train", {**tcfg, "out": str(t_path)}, ["data", "hidden", "init", "out", "epochs", "augment"]),
+        *([_cmd("train", {**kd["config"], "encoder": encoder_flag(kd["config"]["encoder"])}, ["data", "encoder", "out", "epochs"])]
+          if kd else []),
+        _cmd("train", {**tcfg, "out": str(t_path)}, ["data", "hidden", "init", "teacher", "out", "epochs", "augment"]),
         *[_cmd("compress", {**d["config"], "out": str(p)},
                ["teacher", "data", "out", "prune_heads", "prune_ffn", "prune_vocab", "augment"]
                + (["vocab_min_count", "vocab_train_min_count"] if d["config"].get("prune_vocab") else [])
