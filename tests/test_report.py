@@ -97,3 +97,21 @@ def test_report_init_reuses_a_train_init_run(tiny_encoder, tmp_path):
     assert f"--init {start}" in (tmp_path / "report" / "README.md").read_text()
     with pytest.raises(ValueError, match="drop --encoder"):
         ReportConfig(init=str(start), encoder=str(tiny_encoder))
+
+
+def test_paper_comparison_marks_each_claim_with_the_encoders_attention_share():
+    from edgemath.report_write import aggregate, paper_comparison
+
+    def cell(acc, ms, total, attention, flops):
+        return {"accuracy": acc, "int8_accuracy": acc, "fp32_ms": ms, "int8_ms": ms / 2, "flops": flops, "int8_bytes": 1,
+                "heads_per_layer": None, "params": {"total": total, "attention": attention, "ffn": 30, "embeddings": 30}}
+
+    # teacher 100 parameters, 40 of them attention; the student loses 0.5 points, runs 1.3x faster,
+    # keeps 88 parameters and 85% of the FLOPs: accuracy and speed hold, parameters and FLOPs do not
+    cells = {0: {0.0: cell(0.800, 13.0, 100, 40, 1.0), 0.3: cell(0.795, 10.0, 88, 28, 0.85)}}
+    text = "\n".join(paper_comparison(aggregate(cells)))
+    assert "| accuracy (points) | -0.70 | -0.50 | holds |" in text
+    assert "| speed, fp32 encoder | +27.5% | +30.0% | holds |" in text
+    assert "| parameters | -18.7% | -12.0% | does not hold |" in text
+    assert "| FLOPs | -19.3% | -15.0% | does not hold |" in text
+    assert "attention is 40.0% of its parameters" in text and "at most 12.0%" in text and "at least 62%" in text
