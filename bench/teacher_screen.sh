@@ -35,6 +35,9 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # base -> edge: MiniLM-L6 (the baseline's recipe) distilled from the fold's MPNet teacher (mpnet12 first)
     kd-mpnet) echo "--teacher $OUT/mpnet12-f$fold" ;;
     kd-mpnet-kl) echo "--teacher $OUT/mpnet12-f$fold --gamma 0" ;;
+    # the teacher fits its training problems (train loss ~0.01): its scores there are nearly the gold ones;
+    # on augmented copies it has something to teach (aug-dq's copies and steps)
+    kd-mpnet-dq) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
     *) echo "unknown recipe $1" >&2; return 1 ;;
