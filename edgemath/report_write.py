@@ -117,7 +117,8 @@ def write_report(doc: dict, out: Path) -> Path:
     folds = sorted(cells)
     where = (f"Folds {', '.join(map(str, folds))}; dev split of each fold; mean ± sd over folds. " if split == "dev"
              else f"Scored on the {split} split (models selected on dev). ")
-    lines = [f"# {cfg['data']}: pruning report", "", where +
+    encoder = Path(cfg["encoder"]).name if cfg.get("encoder") else "all-MiniLM-L6-v2"
+    lines = [f"# {cfg['data']}: pruning report ({encoder})", "", where +
              f"Teacher {cfg['epochs']} epochs; students: alpha {cfg['alpha']}, {cfg['rounds']} round(s) x "
              f"{cfg['compress_epochs']} epochs; FFN neurons removed: {cfg.get('prune_ffn', 0):g}; vocabulary "
              f"{'pruned' if cfg.get('prune_vocab') else 'kept'} (rows other than 0). Latency: encoder p50, batch 1, 1 thread, real unpadded lengths, "
