@@ -2,7 +2,8 @@
 # The paper's regime on the base-size teacher (issue "base-size teacher", item 3): the MPNet teacher
 # of each fold (bench/teacher_screen.sh RECIPES=mpnet12) pruned to 30% and 50% of heads with
 # recursive distillation (ROUNDS rounds, each student the next round's teacher), then
-# `edgemath report --encoder mpnet` (exports fp32/int8, one bench run per fold) into reports/mpnet.
+# `edgemath report --encoder mpnet` (the equal-budget teacher, exports fp32/int8, one bench run per fold)
+# into reports/mpnet.
 # The students are made first, two at a time at one thread each, under the names and settings the
 # report looks them up by; the report then reuses them and the screen's teachers.
 #   FOLDS="0" ROUNDS=2 EPOCHS=2 bash bench/mpnet_paper.sh
@@ -27,4 +28,4 @@ for fold in $FOLDS; do
   wait
 done
 $EM report --data asdiv-a --folds "$(echo $FOLDS | tr ' ' ,)" --ratios 0,0.3,0.5 --encoder mpnet --epochs 12 \
-  --rounds "$ROUNDS" --compress-epochs "$EPOCHS" --alpha 0 --no-equal-budget --out "$OUT"
+  --rounds "$ROUNDS" --compress-epochs "$EPOCHS" --alpha 0 --out "$OUT"
