@@ -75,15 +75,23 @@ def make_examples(problems: list[Problem], tok: ProblemTokenizer, dcfg: DecoderC
     """(encoding, gold steps) per problem the decoder can express; the rest counted by reason.
     With ``equivalents`` > 1 the steps of a problem with several equivalent forms are
     ``equivalents.Alternatives``, one drawn per visit by ``loop.fit``."""
-    out, skipped = [], Counter()
+    _, examples, skipped = expressible(problems, tok, dcfg, equivalents)
+    return examples, skipped
+
+
+def expressible(problems: list[Problem], tok: ProblemTokenizer, dcfg: DecoderConfig, equivalents: int = 1):
+    """``make_examples`` with the problem of each example beside it: (problems, examples, skipped),
+    the first two aligned (a distillation teacher reads the problems' texts with its own tokenizer)."""
+    kept, out, skipped = [], [], Counter()
     for p in problems:
         enc = tok.encode(p.text)
         steps = gold_alternatives(p, enc, dcfg, equivalents)
         if steps is None:
             skipped[untrainable_reason(p, enc, dcfg)] += 1
         else:
+            kept.append(p)
             out.append((enc, steps))
-    return out, skipped
+    return kept, out, skipped
 
 
 def collate(encs: list[Encoded], pad_id: int, steps: list | None = None) -> Batch:

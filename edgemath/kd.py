@@ -107,8 +107,7 @@ class Targets:
 
 
 @torch.no_grad()
-def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, batch_size: int = 32,
-                    progress=None) -> Targets:
+def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, batch_size: int = 32) -> Targets:
     """Run ``teacher`` once over ``problems`` teacher-forced on the student's gold steps
     (``examples``: the student's (encoding, steps), one per problem). A problem the teacher's
     tokenizer reads with other numbers, or cuts off, gets no target."""
@@ -143,8 +142,6 @@ def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, 
             targets_states[i] = kept.half()
             sq += float(kept.pow(2).mean(1).sum())
             count += kept.shape[0]
-        if progress:
-            progress(len(rows))
     return Targets(targets_steps, targets_states, (sq / max(count, 1)) ** 0.5, key)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from edgemath.data import Problem, Splits, load_splits
-from edgemath.loop import STATE, LoopSettings, Stopped, check_same_settings, fit, make_examples, pick_device
+from edgemath.loop import STATE, LoopSettings, Stopped, check_same_settings, fit, pick_device
 from edgemath.manifest import file_sha256, read_manifest, refuse_to_replace, write_manifest
 from edgemath.runtime.expression import OPERATORS, is_slot
 
@@ -167,11 +167,9 @@ def teacher_targets(cfg: TrainConfig, prepared: "Prepared", device: str, console
     """The teacher's outputs on every training example, from the run's cache when it was made for
     the same teacher and examples, else computed once (one teacher pass) and cached."""
     from edgemath.checkpoint import check_checkpoint_dir, load_solver
-    from edgemath.features import gold_steps
     from edgemath.kd import TARGETS, Targets, compute_targets
 
-    train = prepared.train
-    kept = [p for p in train if gold_steps(p, prepared.tok.encode(p.text), prepared.solver.cfg) is not None]
+    kept = prepared.problems
     ckpt = check_checkpoint_dir(Path(cfg.teacher))
     key = {"teacher": file_sha256(ckpt / "decoder.safetensors"), "data": cfg.data, "augment": cfg.augment,
            "limit": cfg.limit, "seed": cfg.seed, "examples": len(prepared.examples)}
@@ -198,18 +196,21 @@ class Prepared(NamedTuple):
     dev: list[Problem]
     augmented: dict
     """Copies made per augmentation transform."""
-    train: list[Problem]
-    """The training problems, copies included (the examples are those of them the decoder can express)."""
+    problems: list[Problem]
+    """The training problem of each example (copies included), in the examples' order."""
 
 
 def prepare(cfg: TrainConfig) -> Prepared:
     """Data (``--limit`` applied), the solver (built, or loaded from ``--init``) and its training
     examples: everything `run` needs before the loop, shared with the GPU orchestrator's timing."""
+    from edgemath.features import expressible  # late: it imports torch
+
     splits: Splits = load_splits(cfg.data, cfg.data_dir)
     train, dev = splits.train.problems, splits.dev.problems
     if cfg.limit:
         train, dev = train[: cfg.limit], dev[: cfg.limit]
     train, augmented = cfg.train_problems(train)
+    vocab = teacher_vocab(cfg)
     if cfg.init:
         from edgemath.checkpoint import load_solver
 
@@ -218,15 +219,15 @@ def prepare(cfg: TrainConfig) -> Prepared:
             raise ValueError(f"--stop-unused: {cfg.init} was trained without it, and --init keeps its decoder")
         solver.train()
     else:
-        solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable], teacher_vocab(cfg))
-    if cfg.teacher and teacher_vocab(cfg) != (solver.cfg.ops, solver.cfg.constants):
-        raise ValueError(f"--teacher {cfg.teacher} decodes with ops {teacher_vocab(cfg)[0]} and constants "
-                         f"{teacher_vocab(cfg)[1]}, --init {cfg.init} with {solver.cfg.ops} and {solver.cfg.constants}: "
-                         "the step scores must range over the same choices")
-    examples, skipped = make_examples(train, tok, solver.cfg, equivalents=cfg.equivalents)
+        solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable], vocab)
+    if vocab and vocab != (solver.cfg.ops, solver.cfg.constants):
+        raise ValueError(f"--teacher {cfg.teacher} decodes with ops {vocab[0]} and constants {vocab[1]}, --init "
+                         f"{cfg.init} with {solver.cfg.ops} and {solver.cfg.constants}: the step scores must range "
+                         "over the same choices")
+    kept, examples, skipped = expressible(train, tok, solver.cfg, equivalents=cfg.equivalents)
     if not examples:
         raise ValueError(f"no trainable problems in {cfg.data} (skipped: {dict(skipped)})")
-    return Prepared(splits, solver, tok, examples, skipped, dev, augmented, train)
+    return Prepared(splits, solver, tok, examples, skipped, dev, augmented, kept)
 
 
 def run(cfg: TrainConfig, console=None) -> Path:

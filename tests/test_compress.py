@@ -5,7 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from edgemath.compress.distill import step_kl
+from edgemath.kd import step_kl
 from edgemath.compress.schedule import cubic_schedule, select_heads
 from edgemath.compress.score import head_importance, normalise
 from edgemath.compress.structure import bake_heads, encoder_flops, param_counts

@@ -11,18 +11,13 @@ torch = pytest.importorskip("torch")
 
 from edgemath.checkpoint import load_solver  # noqa: E402
 from edgemath.data import load_splits  # noqa: E402
-from edgemath.features import collate, gold_steps, make_examples  # noqa: E402
+from edgemath.features import collate, expressible  # noqa: E402
 from edgemath.kd import Aligned, compute_targets, distill_loss_fn  # noqa: E402
 
 
 def _teacher_examples(run, n=200):
     teacher, tok = load_solver(run)
-    problems = load_splits("asdiv-a:0").train.problems[:n]
-    examples, _ = make_examples(problems, tok, teacher.cfg)
-    # the same filter make_examples applies: one problem per example
-
-    kept = [p for p in problems if gold_steps(p, tok.encode(p.text), teacher.cfg) is not None]
-    assert len(kept) == len(examples)
+    kept, examples, _ = expressible(load_splits("asdiv-a:0").train.problems[:n], tok, teacher.cfg)
     return teacher, tok, kept, examples
 
 

@@ -49,7 +49,8 @@ def calibrate(args) -> dict:
     cfg = TrainConfig(data="math23k", data_dir=args.data_dir, encoder=args.encoder, batch_size=args.batch_size,
                       lr=args.lr, encoder_lr=args.encoder_lr, const_min_count=args.const_min_count,
                       epochs=1, max_steps=args.calib_steps, limit=args.limit, out=Path(args.runs) / "calibration")
-    _, solver, tok, examples, _, dev, _ = prepare(cfg)
+    prepared = prepare(cfg)
+    solver, tok, examples, dev = prepared.solver, prepared.tok, prepared.examples, prepared.dev
     solver.to(args.device)
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     setup_s = time.time() - t

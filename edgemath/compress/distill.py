@@ -6,13 +6,12 @@
 ``t``/``s`` are the teacher's and student's step logits over every (op, left, right) choice,
 teacher-forced on the same gold steps, so the two distributions range over the same
 candidates; impossible candidates (-inf in both) are left out. The attention MSE is over the
-heads that survive in both models, on real tokens only.
+heads that survive in both models, on real tokens only. The KL term is ``edgemath.kd.step_kl``,
+shared with distillation from a teacher of another encoder (``edgemath train --teacher``).
 """
 from __future__ import annotations
 
 import torch
-
-from edgemath.kd import step_kl  # noqa: F401  (the KL term, shared with distillation across architectures)
 
 
 def attention_mse(student_att, teacher_att, keep: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -114,12 +114,13 @@ def run_round(k, cfg, teacher, teacher_masks: dict, tok, examples, dev, device, 
     import torch
     import torch.nn.functional as F
 
-    from edgemath.compress.distill import attention_mse, distill_loss, step_kl
+    from edgemath.compress.distill import attention_mse, distill_loss
     from edgemath.compress.pruner import ROUND, TRAIN, Evidence, Target, gated, importance, pruners
     from edgemath.compress.schedule import cubic_schedule
     from edgemath.encoder_shapes import n_layers
     from edgemath.evaluate import accuracy, predict
     from edgemath.features import collate
+    from edgemath.kd import step_kl
     from edgemath.loop import fit
 
     units = [p for p in pruners(cfg) if p.active]
