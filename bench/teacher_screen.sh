@@ -62,5 +62,5 @@ for recipe in $RECIPES; do
   wait
   # the finished folds into the JSON (one per benchmark: rows are keyed by recipe and fold)
   json=bench/results/teacher-screen.json; [ "$DATA" = asdiv-a ] || json=bench/results/teacher-screen-$DATA.json
-  .venv/bin/python bench/teacher_screen_table.py "$OUT" --json "$json" --baseline "reports/$DATA/results.json" > "$OUT/table.md"
+  .venv/bin/python bench/teacher_screen_table.py "$OUT" --json "$json" --baseline "reports/$DATA/results.json" --versus mpnet12 > "$OUT/table.md"
 done

@@ -1,9 +1,10 @@
 """The recipe-screening table of docs/results.md from the runs of bench/teacher_screen.sh.
 
-    python bench/teacher_screen_table.py runs/screen [--baseline reports/asdiv-a/results.json]
+    python bench/teacher_screen_table.py runs/screen [--baseline reports/asdiv-a/results.json] [--versus mpnet12]
 
 A row per recipe (runs named RECIPE-fFOLD): best dev accuracy per fold, mean ± sd, and the mean
-difference to the baseline over the same folds. The baseline is the recipe named ``baseline``
+difference to the baseline over the same folds (and to the recipe named by --versus, such as the
+base teacher a distilled student learns from). The baseline is the recipe named ``baseline``
 when it was run, else the teachers of a committed ``edgemath report`` (same command, earlier
 session). Unfinished runs show their best epoch so far and are left out of the means.
 """
@@ -52,6 +53,12 @@ def merge(recorded: dict, found: dict[str, dict[int, dict]]) -> dict[str, dict[i
     return rows
 
 
+def paired_diff(by_fold: dict[int, dict], ref: dict[int, dict]) -> str:
+    """Mean difference over the folds both have finished, so a missing fold cannot move it."""
+    diffs = [r["acc"] - ref[f]["acc"] for f, r in by_fold.items() if r["done"] and f in ref and ref[f]["done"]]
+    return f"{100 * statistics.mean(diffs):+.2f}" if diffs else ""
+
+
 def mean_sd(xs: list[float]) -> str:
     if not xs:
         return ""
@@ -63,6 +70,7 @@ def main() -> None:
     ap.add_argument("root", type=Path)
     ap.add_argument("--baseline", type=Path, default=Path("reports/asdiv-a/results.json"))
     ap.add_argument("--json", type=Path, default=Path("bench/results/teacher-screen.json"))
+    ap.add_argument("--versus", help="a second reference recipe: a column of differences to it")
     args = ap.parse_args()
     rows = merge(json.loads(args.json.read_text()) if args.json.is_file() else {}, collect(args.root))
     if "baseline" not in rows and args.baseline.is_file():
@@ -71,8 +79,10 @@ def main() -> None:
                              for f, c in cells.items()}, **rows}
     folds = sorted({f for r in rows.values() for f in r})
     base = rows.get("baseline", {})
-    print("| recipe | " + " | ".join(f"fold {f}" for f in folds) + " | mean ± sd | vs baseline (same folds) |")
-    print("|---|" + "---|" * (len(folds) + 2))
+    versus = rows.get(args.versus) if args.versus else None  # a recipe not run yet: no column
+    extra = f" vs {args.versus} (same folds) |" if versus is not None else ""
+    print("| recipe | " + " | ".join(f"fold {f}" for f in folds) + " | mean ± sd | vs baseline (same folds) |" + extra)
+    print("|---|" + "---|" * (len(folds) + 2 + (versus is not None)))
     for name, by_fold in rows.items():
         cells = []
         for f in folds:
@@ -82,9 +92,9 @@ def main() -> None:
             else:
                 cells.append(f"{100 * r['acc']:.2f}" + ("" if r["done"] else f" (running, {r['epoch']} epochs)"))
         done = {f: r["acc"] for f, r in by_fold.items() if r["done"]}
-        paired = [done[f] - base[f]["acc"] for f in done if f in base and base[f]["done"]]
-        diff = f"{100 * statistics.mean(paired):+.2f}" if paired and name != "baseline" else ""
-        print(f"| {name} | " + " | ".join(cells) + f" | {mean_sd([done[f] for f in sorted(done)])} | {diff} |")
+        diff = paired_diff(by_fold, base) if name != "baseline" else ""
+        vs = "" if versus is None else " " + (paired_diff(by_fold, versus) if name != args.versus else "") + " |"
+        print(f"| {name} | " + " | ".join(cells) + f" | {mean_sd([done[f] for f in sorted(done)])} | {diff} |" + vs)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(rows, indent=1) + "\n")
 
