@@ -38,6 +38,8 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # the teacher fits its training problems (train loss ~0.01): its scores there are nearly the gold ones;
     # on augmented copies it has something to teach (aug-dq's copies and steps)
     kd-mpnet-dq) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
+    # and on resampled-number copies too (~3.5 copies per problem: 9 epochs keep kd-mpnet-dq's steps)
+    kd-mpnet-dqr) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question,resample --epochs $((EPOCHS * 3 / 10))" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
     *) echo "unknown recipe $1" >&2; return 1 ;;
