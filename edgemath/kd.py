@@ -157,8 +157,9 @@ class Aligned(nn.Module):
 
 def distill_loss_fn(solver, aligned: Aligned, targets: Targets, tau: float, lambda1: float, lambda2: float,
                     gamma: float, continue_weight: float = 1.0):
-    """``loss(batch)`` for the training loop: lambda1 * (step KL + gamma * state MSE) + lambda2 * task.
-    The batch carries ``rows``, its examples' indices into the cached targets."""
+    """``loss(batch)`` for the training loop: lambda1 * (step KL + gamma * state MSE) + lambda2 * task,
+    returned with its unweighted terms (the loop logs their epoch means: which one the student fits
+    badly). The batch carries ``rows``, its examples' indices into the cached targets."""
 
     def loss_fn(batch):
         hidden = solver.encode(batch).last_hidden_state
@@ -171,12 +172,15 @@ def distill_loss_fn(solver, aligned: Aligned, targets: Targets, tau: float, lamb
         has = torch.tensor([targets.steps[r] is not None for r in batch.rows], device=device)
         kl = step_kl(s_logits, t_logits, batch.n_steps * has, tau)
         loss = lambda2 * task + lambda1 * kl
+        terms = {"task": task.detach(), "kl": kl.detach()}
         if gamma > 0:
             t_states, mask = targets.batch_states(batch.rows, n_b)
             s_states = aligned.align(number_states(hidden, batch.pool))
             mask = mask.to(device)
             diff = (s_states - t_states.to(device)) / targets.scale
-            loss = loss + lambda1 * gamma * diff[mask].pow(2).mean() if mask.any() else loss
-        return loss
+            if mask.any():
+                mse = diff[mask].pow(2).mean()
+                loss, terms["state"] = loss + lambda1 * gamma * mse, mse.detach()
+        return loss, terms
 
     return loss_fn

@@ -219,7 +219,8 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
     """The one training loop (train and compress use it): AdamW with two learning rates, linear
     warm-up and decay, dev accuracy after each epoch, ``on_best(acc, epoch)`` on improvement.
 
-    Hooks for compression: ``loss_fn(batch) -> loss`` (default: the solver's task loss),
+    Hooks for compression: ``loss_fn(batch) -> loss`` (default: the solver's task loss), or
+    ``-> (loss, parts)`` with a dict of named terms whose epoch means go into the log and history,
     ``before_step(step, total)`` (mask updates), ``evaluate_fn() -> accuracy``. Under torchrun
     each rank takes its share of every epoch and gradients are averaged across ranks.
 
@@ -278,7 +279,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
             order = list(range(len(examples)))
             rng.shuffle(order)  # same seed on every rank: the same permutation, split below
             batches = length_batches(order[rank::n_ranks], lengths, cfg.batch_size, rng)
-            losses, t_epoch = [], time.time()
+            losses, parts, t_epoch = [], {}, time.time()
             for ids in batches:
                 if before_step:
                     before_step(step, total)
@@ -288,6 +289,10 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                 batch.rows = ids  # which examples: a loss may look up per-example targets (edgemath.kd)
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
                     loss = loss_fn(batch)
+                if isinstance(loss, tuple):  # (loss, {term: value}): a distillation loss's parts
+                    loss, terms = loss
+                    for name, value in terms.items():
+                        parts[name] = parts.get(name, 0.0) + float(value)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 _average_gradients(solver.parameters())
@@ -311,11 +316,13 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                     acc = evaluate_fn()
                     if acc > best and rank == 0:
                         on_best(acc, epoch + 1)
+                means = {name: value / max(1, len(losses)) for name, value in parts.items()}
                 history.append({"epoch": epoch + 1, "step": step, "loss": sum(losses) / max(1, len(losses)), "dev_acc": acc,
-                                "wall_s": round(wall0 + time.time() - t_start, 1)})
+                                "wall_s": round(wall0 + time.time() - t_start, 1), **means})
                 bar.update(task, dev=f"{acc:.3f} (best {max(best, acc):.3f})")
                 if rank == 0:
-                    console.log(f"{label} epoch {epoch + 1}: loss {history[-1]['loss']:.4f} dev {acc:.4f}")
+                    split = " (" + ", ".join(f"{n} {v:.4f}" for n, v in means.items()) + ")" if means else ""
+                    console.log(f"{label} epoch {epoch + 1}: loss {history[-1]['loss']:.4f}{split} dev {acc:.4f}")
                 best = max(best, acc)
             if step >= total:
                 break

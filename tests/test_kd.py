@@ -60,14 +60,19 @@ def test_a_teacher_matched_against_itself_has_no_distillation_loss(tiny_teacher)
     batch.rows = rows
     teacher.eval()
     with torch.no_grad():
-        distilled_only = distill_loss_fn(teacher, aligned, targets, tau=2.0, lambda1=1.0, lambda2=0.0, gamma=1.0)(batch)
-        task_only = distill_loss_fn(teacher, aligned, targets, tau=2.0, lambda1=0.0, lambda2=1.0, gamma=1.0)(batch)
+        distilled_only, terms = distill_loss_fn(teacher, aligned, targets, tau=2.0, lambda1=1.0, lambda2=0.0,
+                                                gamma=1.0)(batch)
+        task_only, _ = distill_loss_fn(teacher, aligned, targets, tau=2.0, lambda1=0.0, lambda2=1.0, gamma=1.0)(batch)
     assert float(distilled_only) < 1e-3  # fp16 states: not exactly 0
     assert float(task_only) > 0.1
+    # the terms come back unweighted: the task loss is there even where lambda2 = 0
+    assert set(terms) == {"task", "kl", "state"}
+    assert float(terms["kl"]) < 1e-3 and float(terms["state"]) < 1e-3
+    assert float(terms["task"]) == pytest.approx(float(task_only))
     # a shuffled lookup (the wrong example's targets) is far from zero: the rows matter
     batch.rows = rows[::-1]
     with torch.no_grad():
-        wrong = distill_loss_fn(teacher, aligned, targets, tau=2.0, lambda1=1.0, lambda2=0.0, gamma=1.0)(batch)
+        wrong, _ = distill_loss_fn(teacher, aligned, targets, tau=2.0, lambda1=1.0, lambda2=0.0, gamma=1.0)(batch)
     assert float(wrong) > 0.05
 
 
@@ -105,6 +110,9 @@ def test_a_narrow_student_distils_from_a_wide_teacher_and_resumes(wide_teacher, 
     assert (out / TARGETS).stat().st_mtime_ns == cached  # read back, not recomputed
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["config"]["teacher"] == str(wide_teacher)
+    # each epoch records the distillation terms' means beside the total: which term the student fits badly
+    for epoch in manifest["metrics"]["history"]:
+        assert {"task", "kl", "state"} <= set(epoch) and epoch["kl"] >= 0
     student, _ = load_solver(out)
     teacher, _ = load_solver(wide_teacher)
     assert student.cfg.encoder_hidden == 32 and teacher.cfg.encoder_hidden == 64
