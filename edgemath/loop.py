@@ -291,8 +291,9 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                     loss = loss_fn(batch)
                 if isinstance(loss, tuple):  # (loss, {term: value}): a distillation loss's parts
                     loss, terms = loss
-                    for name, value in terms.items():
-                        parts[name] = parts.get(name, 0.0) + float(value)
+                    for name, value in terms.items():  # a term may be absent from a batch: counted per term
+                        summed, count = parts.get(name, (0.0, 0))
+                        parts[name] = (summed + float(value), count + 1)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 _average_gradients(solver.parameters())
@@ -316,7 +317,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                     acc = evaluate_fn()
                     if acc > best and rank == 0:
                         on_best(acc, epoch + 1)
-                means = {name: value / max(1, len(losses)) for name, value in parts.items()}
+                means = {name: summed / count for name, (summed, count) in parts.items()}
                 history.append({"epoch": epoch + 1, "step": step, "loss": sum(losses) / max(1, len(losses)), "dev_acc": acc,
                                 "wall_s": round(wall0 + time.time() - t_start, 1), **means})
                 bar.update(task, dev=f"{acc:.3f} (best {max(best, acc):.3f})")
