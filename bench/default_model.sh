@@ -14,7 +14,8 @@
 # student S_EPOCHS 8 -> 3.
 # KD_TEACHER=RUN: the MiniLM pool teacher distils from RUN (`train --teacher`: a base-size teacher
 # trained on the same pool, e.g. `edgemath train --data mawps-asdiv-a --encoder mpnet --epochs 12`);
-# its runs get a -kd suffix. With GSM8K=1 the two must share their constant sets (train says so if not).
+# its runs get a -kd suffix. With GSM8K=1 the student keeps the GSM8K start's constants; the teacher's
+# scores map onto them by value (a teacher constant the student lacks drops out of the KL).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}

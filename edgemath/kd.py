@@ -106,22 +106,67 @@ class Targets:
         return out, mask
 
 
+def quantity_map(n: int, t_constants: list[str], s_constants: list[str], n_steps: int) -> torch.Tensor:
+    """Each of the teacher's quantities (numbers ++ its constants ++ step results) as an index among
+    the student's, -1 for a constant the student does not have: the two may have other constant
+    sets (a student started from a GSM8K-pretrained run, a teacher trained on the benchmark only)."""
+    c_s = len(s_constants)
+    consts = [n + s_constants.index(c) if c in s_constants else -1 for c in t_constants]
+    return torch.tensor([*range(n), *consts, *range(n + c_s, n + c_s + n_steps)])
+
+
+def student_steps(steps: list[tuple[int, int, int]], qmap: torch.Tensor, commutative: list[bool]):
+    """The teacher's gold steps in the student's index space (None if one uses a constant it lacks)."""
+    out = []
+    for op, i, j in steps:
+        a, b = int(qmap[i]), int(qmap[j])
+        if a < 0 or b < 0:
+            return None
+        out.append((op, *sorted((a, b))) if commutative[op] else (op, a, b))
+    return out
+
+
+def student_scores(scores: torch.Tensor, qmap: torch.Tensor, m_student: int, commutative: list[bool]) -> torch.Tensor:
+    """[S, K, M_t, M_t] teacher scores over its own quantities -> [S, K, M_s, M_s] over the student's
+    (-inf where the teacher has no score). A commutative op scores each pair once, in the upper
+    triangle, and a pair may land the other way round: both halves fold into the student's."""
+    src = (qmap >= 0).nonzero().squeeze(1)
+    dst = qmap[src]
+    out = scores.new_full((*scores.shape[:2], m_student, m_student), float("-inf"))
+    di, dj = dst[:, None].expand(-1, len(dst)), dst[None, :].expand(len(dst), -1)
+    for k, comm in enumerate(commutative):
+        block = scores[:, k][:, src[:, None], src[None, :]]
+        if comm:
+            out[:, k, torch.minimum(di, dj), torch.maximum(di, dj)] = torch.maximum(block, block.transpose(1, 2))
+        else:
+            out[:, k, di, dj] = block
+    return out
+
+
 @torch.no_grad()
-def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, batch_size: int = 32) -> Targets:
+def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, constants: list[str] | None = None,
+                    batch_size: int = 32) -> Targets:
     """Run ``teacher`` once over ``problems`` teacher-forced on the student's gold steps
-    (``examples``: the student's (encoding, steps), one per problem). A problem the teacher's
-    tokenizer reads with other numbers, or cuts off, gets no target."""
+    (``examples``: the student's (encoding, steps), one per problem; ``constants``: the student's,
+    by default the teacher's). A problem the teacher's tokenizer reads with other numbers, or cuts
+    off, or whose gold steps use a constant only one of them has, gets no target."""
     from edgemath.features import collate, gold_steps
+    from edgemath.model import COMMUTATIVE
 
     teacher.eval()
+    t_consts = teacher.cfg.constants
+    s_consts = t_consts if constants is None else constants
+    commutative = [op in COMMUTATIVE for op in teacher.cfg.ops]
     encs = [t_tok.encode(p.text) for p in problems]
-    steps = [s for _, s in examples]
-    ok = [len(e.numbers) == len(se.numbers) and gold_steps(p, e, teacher.cfg) == s
-          for p, e, (se, s) in zip(problems, encs, examples)]
+    steps = [(gold_steps(p, e, teacher.cfg) if len(e.numbers) == len(se.numbers) else None)
+             for p, e, (se, _) in zip(problems, encs, examples)]
+    qmaps = [quantity_map(len(e.numbers), t_consts, s_consts, len(t)) if t else None for e, t in zip(encs, steps)]
+    ok = [t is not None and student_steps(t, q, commutative) == list(s)
+          for t, q, (_, s) in zip(steps, qmaps, examples)]
     targets_steps: list[torch.Tensor | None] = [None] * len(problems)
     targets_states: list[torch.Tensor | None] = [None] * len(problems)
     order = sorted((i for i in range(len(problems)) if ok[i]), key=lambda i: len(encs[i].ids))
-    c = len(teacher.cfg.constants)
+    c_t, c_s = len(t_consts), len(s_consts)
     k_ops = len(teacher.cfg.ops)
     sq = 0.0
     count = 0
@@ -132,12 +177,14 @@ def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, 
         _, logits = teacher(batch, hidden=hidden)
         states = number_states(hidden, batch.pool).float().cpu()
         n_b = batch.num_mask.shape[1]
-        m_b = n_b + c + int(batch.n_steps.max())
+        m_b = n_b + c_t + int(batch.n_steps.max())
         scores = torch.stack(logits, 1).float().cpu().view(len(rows), -1, k_ops, m_b, m_b)  # [B, S, K, M, M]
         for b, i in enumerate(rows):
             n, s = len(encs[i].numbers), len(steps[i])
-            g = local_index(n, n + c + s, n_b)
-            targets_steps[i] = scores[b, :s][:, :, g[:, None], g[None, :]].clone()
+            g = local_index(n, n + c_t + s, n_b)
+            own = scores[b, :s][:, :, g[:, None], g[None, :]]
+            targets_steps[i] = (own.clone() if s_consts == t_consts
+                                else student_scores(own, qmaps[i], n + c_s + s, commutative))
             kept = torch.cat([states[b, :n], states[b, n_b:]], 0)
             targets_states[i] = kept.half()
             sq += float(kept.pow(2).mean(1).sum())

@@ -154,7 +154,8 @@ def build_solver(cfg: TrainConfig, train: list[Problem], vocab: tuple[list[str],
 
 
 def teacher_vocab(cfg: TrainConfig) -> tuple[list[str], list[str]] | None:
-    """The --teacher's ops and constants: a distilled student decodes over the same choices."""
+    """The --teacher's ops and constants: a distilled student built here decodes over the same
+    choices (one started from --init keeps its constants; the teacher's scores map onto them)."""
     if not cfg.teacher:
         return None
     from edgemath.checkpoint import read_solver_meta
@@ -172,14 +173,15 @@ def teacher_targets(cfg: TrainConfig, prepared: "Prepared", device: str, console
     kept = prepared.problems
     ckpt = check_checkpoint_dir(Path(cfg.teacher))
     key = {"teacher": file_sha256(ckpt / "decoder.safetensors"), "data": cfg.data, "augment": cfg.augment,
-           "limit": cfg.limit, "seed": cfg.seed, "examples": len(prepared.examples)}
+           "limit": cfg.limit, "seed": cfg.seed, "examples": len(prepared.examples),
+           "constants": prepared.solver.cfg.constants}
     cache = cfg.out / TARGETS
     if (targets := Targets.load(cache, key)) is not None:
         console.print(f"teacher targets from {cache}")
         return targets
     teacher, t_tok = load_solver(Path(cfg.teacher), device)
     t0 = time.time()
-    targets = compute_targets(teacher, t_tok, kept, prepared.examples, device, key)
+    targets = compute_targets(teacher, t_tok, kept, prepared.examples, device, key, prepared.solver.cfg.constants)
     missing = sum(t is None for t in targets.steps)
     console.print(f"teacher {cfg.teacher}: targets for {len(kept) - missing} of {len(kept)} problems in "
                   f"{time.time() - t0:.0f} s" + (f" ({missing} read otherwise by its tokenizer: task loss only)" if missing else ""))
@@ -220,10 +222,10 @@ def prepare(cfg: TrainConfig) -> Prepared:
         solver.train()
     else:
         solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable], vocab)
-    if vocab and vocab != (solver.cfg.ops, solver.cfg.constants):
-        raise ValueError(f"--teacher {cfg.teacher} decodes with ops {vocab[0]} and constants {vocab[1]}, --init "
-                         f"{cfg.init} with {solver.cfg.ops} and {solver.cfg.constants}: the step scores must range "
-                         "over the same choices")
+    if vocab and vocab[0] != solver.cfg.ops:
+        raise ValueError(f"--teacher {cfg.teacher} decodes with ops {vocab[0]}, --init {cfg.init} with "
+                         f"{solver.cfg.ops}: the step scores must range over the same operators")
+    # other constant sets are fine: the teacher's scores are mapped onto the student's constants by value
     kept, examples, skipped = expressible(train, tok, solver.cfg, equivalents=cfg.equivalents)
     if not examples:
         raise ValueError(f"no trainable problems in {cfg.data} (skipped: {dict(skipped)})")

@@ -15,9 +15,9 @@ from edgemath.features import collate, expressible  # noqa: E402
 from edgemath.kd import Aligned, compute_targets, distill_loss_fn  # noqa: E402
 
 
-def _teacher_examples(run, n=200):
+def _teacher_examples(run, n=200, data="asdiv-a:0"):
     teacher, tok = load_solver(run)
-    kept, examples, _ = expressible(load_splits("asdiv-a:0").train.problems[:n], tok, teacher.cfg)
+    kept, examples, _ = expressible(load_splits(data).train.problems[:n], tok, teacher.cfg)
     return teacher, tok, kept, examples
 
 
@@ -77,6 +77,54 @@ def test_a_teacher_matched_against_itself_has_no_distillation_loss(tiny_teacher)
 
 
 @pytest.fixture(scope="module")
+def const_teacher(tiny_encoder, tmp_path_factory):
+    """A tiny teacher over MAWPS' four operators and six constants (ASDiv-A's first problems use none)."""
+    from edgemath.train import TrainConfig, run
+
+    return run(TrainConfig(data="mawps:0", out=tmp_path_factory.mktemp("const-teacher"), encoder=str(tiny_encoder),
+                           limit=200, max_steps=2, batch_size=8, device="cpu", const_min_count=1))
+
+
+def test_a_student_with_other_constants_gets_the_teachers_scores_at_its_own_indices(const_teacher):
+    """A student started from a run with another constant set (GSM8K-pretrained, say): the teacher's
+    scores land on the student's indices by constant value; the teacher's constants it lacks drop out."""
+    import dataclasses
+
+    from edgemath.model import COMMUTATIVE
+
+    teacher, tok, kept, examples = _teacher_examples(const_teacher, data="mawps:0")
+    same = compute_targets(teacher, tok, kept, examples, "cpu", key={})
+    consts = teacher.cfg.constants
+    assert len(consts) >= 2, "the teacher must have constants to reorder"
+    other = ["12345", *reversed(consts[1:])]  # the first dropped, one added, the order reversed
+    s_kept, s_examples, _ = expressible(kept, tok, dataclasses.replace(teacher.cfg, constants=other))
+    mapped = compute_targets(teacher, tok, s_kept, s_examples, "cpu", key={}, constants=other)
+    assert 0 < len(s_kept) < len(kept), "the sample must use the dropped constant and not only it"
+    at = {id(p): j for j, p in enumerate(kept)}
+    c_t, c_s = len(consts), len(other)
+    for i, (p, (enc, steps)) in enumerate(zip(s_kept, s_examples)):
+        j, n = at[id(p)], len(enc.numbers)
+        t_steps, ours, theirs = examples[j][1], mapped.steps[i], same.steps[j]
+        assert ours.shape[-1] == n + c_s + len(steps) and theirs.shape[-1] == n + c_t + len(steps)
+        assert torch.isinf(ours[:, :, n]).all() and torch.isinf(ours[:, :, :, n]).all()  # "12345": no teacher score
+        dropped = torch.zeros(theirs.shape[-1], dtype=torch.bool)
+        dropped[n] = True  # the teacher's first constant
+        qmap = [*range(n), -1, *(n + c_s - k for k in range(1, c_t)), *range(n + c_s, n + c_s + len(steps))]
+        for t, ((op, a, b), (t_op, ta, tb)) in enumerate(zip(steps, t_steps)):
+            # the gold choice scores the same (other batches pad otherwise: float noise only)
+            assert op == t_op and float(ours[t, op, a, b]) == pytest.approx(float(theirs[t, op, ta, tb]), abs=1e-5)
+            for k, x, y in torch.isfinite(theirs[t]).nonzero().tolist():  # every teacher score, cell by cell
+                if not dropped[x] and not dropped[y]:
+                    qa, qb = qmap[x], qmap[y]
+                    if teacher.cfg.ops[k] in COMMUTATIVE:
+                        qa, qb = min(qa, qb), max(qa, qb)  # the student scores a commutative pair once, i <= j
+                    assert float(ours[t, k, qa, qb]) == pytest.approx(float(theirs[t, k, x, y]), abs=1e-5)
+            keep = theirs[t][:, ~dropped][:, :, ~dropped]
+            kept_scores, our_scores = keep[torch.isfinite(keep)].sort().values, ours[t][torch.isfinite(ours[t])].sort().values
+            assert kept_scores.shape == our_scores.shape and torch.allclose(kept_scores, our_scores, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
 def wide_teacher(tmp_path_factory):
     """A tiny teacher 64 wide (the student's tiny encoder is 32 wide): widths differ, as MPNet's and MiniLM's."""
     from transformers import BertConfig, BertModel
@@ -133,17 +181,21 @@ def test_teacher_flags_are_checked(tiny_teacher, tmp_path):
         TrainConfig(teacher=str(tiny_teacher), equivalents=4)
     with pytest.raises(ValueError, match="--tau must be positive"):
         TrainConfig(teacher=str(tiny_teacher), tau=0)
-    with pytest.raises(ValueError, match="same choices"):  # an --init run with another constant set
+    with pytest.raises(ValueError, match="same operators"):  # an --init run with other operators
         run(TrainConfig(data="asdiv-a:0", out=tmp_path / "s", init=str(tiny_teacher), limit=32, max_steps=1,
-                        batch_size=8, device="cpu", teacher=str(_other_constants(tiny_teacher, tmp_path))))
+                        batch_size=8, device="cpu", teacher=str(_other_vocab(tiny_teacher, tmp_path, "ops", "%"))))
+    # another constant set is fine: the scores are mapped by constant value
+    run(TrainConfig(data="asdiv-a:0", out=tmp_path / "c", init=str(tiny_teacher), limit=32, max_steps=1,
+                    batch_size=8, device="cpu", teacher=str(_other_vocab(tiny_teacher, tmp_path, "constants", "12345"))))
+    assert (tmp_path / "c" / "manifest.json").is_file()
 
 
-def _other_constants(run, tmp_path):
+def _other_vocab(run, tmp_path, field, extra):
     import json
 
-    copy = tmp_path / "other"
+    copy = tmp_path / f"other-{field}"
     shutil.copytree(run, copy)
     meta = json.loads((copy / "checkpoint" / "solver.json").read_text())
-    meta["constants"] = meta["constants"] + ["12345"]
+    meta[field] = meta[field] + [extra]
     (copy / "checkpoint" / "solver.json").write_text(json.dumps(meta))
     return copy
