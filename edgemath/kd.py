@@ -183,8 +183,7 @@ def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, 
             n, s = len(encs[i].numbers), len(steps[i])
             g = local_index(n, n + c_t + s, n_b)
             own = scores[b, :s][:, :, g[:, None], g[None, :]]
-            targets_steps[i] = (own.clone() if s_consts == t_consts
-                                else student_scores(own, qmaps[i], n + c_s + s, commutative))
+            targets_steps[i] = student_scores(own, qmaps[i], n + c_s + s, commutative)
             kept = torch.cat([states[b, :n], states[b, n_b:]], 0)
             targets_states[i] = kept.half()
             sq += float(kept.pow(2).mean(1).sum())

@@ -183,8 +183,9 @@ def teacher_targets(cfg: TrainConfig, prepared: "Prepared", device: str, console
     t0 = time.time()
     targets = compute_targets(teacher, t_tok, kept, prepared.examples, device, key, prepared.solver.cfg.constants)
     missing = sum(t is None for t in targets.steps)
+    why = "read otherwise by its tokenizer, or needing a constant only one of the two has: task loss only"
     console.print(f"teacher {cfg.teacher}: targets for {len(kept) - missing} of {len(kept)} problems in "
-                  f"{time.time() - t0:.0f} s" + (f" ({missing} read otherwise by its tokenizer: task loss only)" if missing else ""))
+                  f"{time.time() - t0:.0f} s" + (f" ({missing} {why})" if missing else ""))
     targets.save(cache)
     return targets
 
