@@ -38,10 +38,16 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # the teacher fits its training problems (train loss ~0.01): its scores there are nearly the gold ones;
     # on augmented copies it has something to teach (aug-dq's copies and steps)
     kd-mpnet-dq) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
+    # the fold-0 teacher's scores are peaked at tau 2 (mean max prob 0.90; 0.65 at tau 4)
+    kd-mpnet-dq-t4) echo "--teacher $OUT/mpnet12-f$fold --tau 4 --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
+    kd-mpnet-dq-t1) echo "--teacher $OUT/mpnet12-f$fold --tau 1 --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
     # and on resampled-number copies too (~3.5 copies per problem: 9 epochs keep kd-mpnet-dq's steps)
     kd-mpnet-dqr) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question,resample --epochs $((EPOCHS * 3 / 10))" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
+    # both: the GSM8K start distilled from the fold's MPNet teacher over copies (kd-mpnet-dq's steps); the
+    # teacher's scores are mapped onto the start's constants (edgemath.kd.student_scores)
+    gsm8k-kd-mpnet-dq) echo "--init $OUT/gsm8k-pretrain --teacher $OUT/mpnet12-f$fold --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
     *) echo "unknown recipe $1" >&2; return 1 ;;
   esac
 }
@@ -53,7 +59,7 @@ pretrain() {  # once for every fold; its checkpoint is picked by GSM8K test (the
   OMP_NUM_THREADS=${PRE_THREADS:-2} $EM train --data gsm8k --epochs "${PRE_EPOCHS:-3}" --out "$run" --resume > "$run.log" 2>&1
 }
 for recipe in $RECIPES; do
-  [ "$recipe" = gsm8k-init ] && pretrain
+  case $recipe in gsm8k-*) pretrain ;; esac
   for fold in $FOLDS; do
     f=$(flags "$recipe")
     run=$OUT/$recipe-f$fold
