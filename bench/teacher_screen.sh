@@ -52,7 +52,8 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
   esac
 }
 mkdir -p "$OUT"
-pretrain() {  # once for every fold; its checkpoint is picked by GSM8K test (the gsm8k spec's dev)
+pretrain() {  # once for every fold; its checkpoint is picked by GSM8K test (the gsm8k spec's dev). Not locked:
+  # start a second gsm8k-* invocation only once $OUT/gsm8k-pretrain/manifest.json exists
   local run=$OUT/gsm8k-pretrain
   [ -f "$run/manifest.json" ] && return 0
   echo "$(date +%T) start $run"
