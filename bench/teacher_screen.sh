@@ -39,15 +39,15 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # on augmented copies it has something to teach (aug-dq's copies and steps)
     kd-mpnet-dq) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
     # the fold-0 teacher's scores are peaked at tau 2 (mean max prob 0.90; 0.65 at tau 4)
-    kd-mpnet-dq-t4) echo "--teacher $OUT/mpnet12-f$fold --tau 4 --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
-    kd-mpnet-dq-t1) echo "--teacher $OUT/mpnet12-f$fold --tau 1 --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
+    # kd-mpnet-dq-tT: the same at KL temperature T (kd-mpnet-dq-t4, kd-mpnet-dq-t1)
+    kd-mpnet-dq-t*) echo "$(flags kd-mpnet-dq) --tau ${1#kd-mpnet-dq-t}" ;;
     # and on resampled-number copies too (~3.5 copies per problem: 9 epochs keep kd-mpnet-dq's steps)
     kd-mpnet-dqr) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question,resample --epochs $((EPOCHS * 3 / 10))" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
     # both: the GSM8K start distilled from the fold's MPNet teacher over copies (kd-mpnet-dq's steps); the
     # teacher's scores are mapped onto the start's constants (edgemath.kd.student_scores)
-    gsm8k-kd-mpnet-dq) echo "--init $OUT/gsm8k-pretrain --teacher $OUT/mpnet12-f$fold --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
+    gsm8k-kd-mpnet-dq) echo "$(flags gsm8k-init) $(flags kd-mpnet-dq)" ;;
     *) echo "unknown recipe $1" >&2; return 1 ;;
   esac
 }
