@@ -16,6 +16,8 @@
 # trained on the same pool, e.g. `edgemath train --data mawps-asdiv-a --encoder mpnet --epochs 12`);
 # its runs get a -kd suffix. With GSM8K=1 the student keeps the GSM8K start's constants; the teacher's
 # scores map onto them by value (a teacher constant the student lacks drops out of the KL).
+# HEADS=0.6 FFN=0.9: the student's share of heads and FFN neurons removed (default 0.4 / 0.85); other
+# values give the student and its bench results a -hH-fF suffix (a candidate beside the shipped one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
@@ -28,7 +30,10 @@ KD=(${KD_TEACHER:+--teacher "$KD_TEACHER"})
 EPOCHS=${EPOCHS:-$([ -n "${AUGMENT:-}" ] && echo 5 || echo 12)}
 S_EPOCHS=${S_EPOCHS:-$([ -n "${AUGMENT:-}" ] && echo 3 || echo 8)}
 T=$RUNS/teacher-pool-h128$SUFFIX
-S=$RUNS/student-pool-small$SUFFIX
+HEADS=${HEADS:-0.4}
+FFN=${FFN:-0.85}
+CUT=$([ "$HEADS/$FFN" = 0.4/0.85 ] || echo "-h$HEADS-f$FFN")
+S=$RUNS/student-pool-small$SUFFIX$CUT
 START=()
 if [ -n "${GSM8K:-}" ]; then
   P=$RUNS/gsm8k-pretrain-h128
@@ -38,15 +43,17 @@ fi
 [ -f "$T/manifest.json" ] || $EM train --data mawps-asdiv-a --hidden 128 --epochs "$EPOCHS" "${START[@]}" "${AUG[@]}" "${KD[@]}" --out "$T" --resume
 [ -f "$T-v/manifest.json" ] || $EM compress --teacher "$T" --data mawps-asdiv-a --prune-heads 0 --prune-vocab \
     --vocab-min-count 15 --vocab-train-min-count 3 "${AUG[@]}" --out "$T-v"
-[ -f "$S/manifest.json" ] || $EM compress --teacher "$T-v" --data mawps-asdiv-a --prune-heads 0.4 --prune-ffn 0.85 \
+[ -f "$S/manifest.json" ] || $EM compress --teacher "$T-v" --data mawps-asdiv-a --prune-heads "$HEADS" --prune-ffn "$FFN" \
     --alpha 0 --rounds 1 --epochs "$S_EPOCHS" "${AUG[@]}" --resume --out "$S"
 [ -f "$OUT/manifest.json" ] || $EM export "$S" --out "$OUT" --int8 --max-int8-drop 1.5
 [ -f "$T-fp32/manifest.json" ] || $EM export "$T" --out "$T-fp32"
 [ -f "$S-fp32/manifest.json" ] || $EM export "$S" --out "$S-fp32"
+# NO_BENCH=1: stop here (train beside other jobs, time later on an idle machine with the same command)
+[ -z "${NO_BENCH:-}" ] || exit 0
 # timed on ASDiv-A fold-0 dev problems (inside the pool: accuracy here is a fit check)
 $EM bench "$T-fp32" "$S-fp32" "$OUT" --teacher "$T" --data asdiv-a:0 --threads 1 --problems 238 \
-    --out bench/results/default.json
+    --out "bench/results/default$CUT.json"
 # GSM8K test: a held-out score (no GSM8K problem is in the pool); needs DATA_DIR/gsm8k (../shared/data by default)
-$EM bench "$OUT" --data gsm8k --problems 50 --threads 1 --out bench/results/default-gsm8k.json
-$PY bench/model_card.py "$OUT" --bench bench/results/default.json --gsm8k bench/results/default-gsm8k.json \
+$EM bench "$OUT" --data gsm8k --problems 50 --threads 1 --out "bench/results/default$CUT-gsm8k.json"
+$PY bench/model_card.py "$OUT" --bench "bench/results/default$CUT.json" --gsm8k "bench/results/default$CUT-gsm8k.json" \
     ${HELD_OUT:+--held-out-run "$HELD_OUT"} ${NOTE:+--note "$NOTE"}
