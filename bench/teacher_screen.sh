@@ -44,7 +44,7 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # kd-mpnet-dq-long: the same 1.5x as long (folds 0 and 2 still rose at kd-mpnet-dq's last epoch)
     kd-mpnet-dq-long) echo "$(flags kd-mpnet-dq) --epochs $((EPOCHS * 3 / 5))" ;;
     # kd-mpnet-dq2: two distractor and two question copies per problem (each drawn anew: ~4.2 examples per
-    # problem against ~2.6), the teacher's scores over all of them; 7 epochs keep kd-mpnet-dq's steps
+    # problem against ~2.6), the teacher's scores over all of them; 7 epochs: kd-mpnet-dq's steps less 6%
     kd-mpnet-dq2) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question,distractor,question --epochs $((EPOCHS / 4))" ;;
     # and on resampled-number copies too (~3.5 copies per problem: 9 epochs keep kd-mpnet-dq's steps)
     kd-mpnet-dqr) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question,resample --epochs $((EPOCHS * 3 / 10))" ;;
