@@ -34,10 +34,10 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     mpnet12) echo "--encoder mpnet --epochs 12" ;;
     # base -> edge: MiniLM-L6 (the baseline's recipe) distilled from the fold's MPNet teacher (mpnet12 first)
     kd-mpnet) echo "--teacher $OUT/mpnet12-f$fold" ;;
-    kd-mpnet-kl) echo "--teacher $OUT/mpnet12-f$fold --gamma 0" ;;
+    kd-mpnet-kl) echo "$(flags kd-mpnet) --gamma 0" ;;
     # the teacher fits its training problems (train loss ~0.01): its scores there are nearly the gold ones;
     # on augmented copies it has something to teach (aug-dq's copies and steps)
-    kd-mpnet-dq) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
+    kd-mpnet-dq) echo "$(flags kd-mpnet) --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
     # the fold-0 teacher's scores are peaked at tau 2 (mean max prob 0.90; 0.65 at tau 4)
     # kd-mpnet-dq-tT: the same at KL temperature T (kd-mpnet-dq-t4, kd-mpnet-dq-t1)
     kd-mpnet-dq-t*) echo "$(flags kd-mpnet-dq) --tau ${1#kd-mpnet-dq-t}" ;;
@@ -45,9 +45,9 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     kd-mpnet-dq-long) echo "$(flags kd-mpnet-dq) --epochs $((EPOCHS * 3 / 5))" ;;
     # kd-mpnet-dq2: two distractor and two question copies per problem (each drawn anew: ~4.2 examples per
     # problem against ~2.6), the teacher's scores over all of them; 7 epochs: kd-mpnet-dq's steps less 6%
-    kd-mpnet-dq2) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question,distractor,question --epochs $((EPOCHS / 4))" ;;
+    kd-mpnet-dq2) echo "$(flags kd-mpnet) --augment distractor,question,distractor,question --epochs $((EPOCHS / 4))" ;;
     # and on resampled-number copies too (~3.5 copies per problem: 9 epochs keep kd-mpnet-dq's steps)
-    kd-mpnet-dqr) echo "--teacher $OUT/mpnet12-f$fold --augment distractor,question,resample --epochs $((EPOCHS * 3 / 10))" ;;
+    kd-mpnet-dqr) echo "$(flags kd-mpnet) --augment distractor,question,resample --epochs $((EPOCHS * 3 / 10))" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
     # both: the GSM8K start distilled from the fold's MPNet teacher over copies (kd-mpnet-dq's steps); the
