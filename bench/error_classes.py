@@ -1,21 +1,39 @@
 """Wrong answers of a solver by kind, from `edgemath evaluate`'s predictions file.
 
     edgemath evaluate RUN --data asdiv-a:0 --out preds.jsonl
-    python bench/error_classes.py preds.jsonl --data asdiv-a:0 [--examples 3]
+    python bench/error_classes.py preds.jsonl --data asdiv-a:0 [--run RUN] [--examples 3] [--json OUT]
 
-Each wrong prediction is put in the first class that fits: no equation; fewer or more
-operations than the gold equation; other numbers than the gold's; other operators; the same
-numbers and operators in another order (``5 - 3`` for ``3 - 5``).
+Each wrong prediction is put in the first class that fits. With ``--run`` (the run that made the
+predictions) the first classes are the gold equations its decoder cannot write at all, by reason
+(a constant outside its set, more steps than ``max_steps``, ...): no training fixes those. Then:
+no equation; fewer or more operations than the gold equation; other numbers than the gold's;
+other operators; the same numbers and operators in another order (``5 - 3`` for ``3 - 5``).
+
+A second table scores the problems by how their text writes its numbers (percents, fractions,
+mixed numbers, decimals, Chinese fraction words such as 三分之一, 半 "half"): accuracy with the
+form against without it says whether reading a form is what goes wrong.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
 from edgemath.data import load_splits
 from edgemath.runtime.expression import OPERATORS
+from edgemath.runtime.numbers import extract_numbers
+
+MIXED = re.compile(r"\d+(\s+\d+/\d+|\(\d+/\d+\))")  # "2 1/2", Math23k's "1(5/6)"
+FORMS = {  # tag -> does a number (or the text around it) take this form
+    "percent": lambda text, nums: any(n.percent for n in nums),
+    "mixed number": lambda text, nums: any(MIXED.fullmatch(n.text) for n in nums),
+    "fraction": lambda text, nums: any("/" in n.text and not MIXED.fullmatch(n.text) for n in nums),
+    "decimal": lambda text, nums: any("." in n.text for n in nums),
+    "fraction in words (X分之Y)": lambda text, nums: "分之" in text,
+    "half (半; not 半径 radius)": lambda text, nums: re.search("半(?![径圆])", text) is not None,
+}
 
 
 def error_class(pred: list[str], gold: list[str]) -> str:
@@ -34,34 +52,88 @@ def error_class(pred: list[str], gold: list[str]) -> str:
     return "same numbers and operators, other order"
 
 
+def out_of_reach(run: Path, problems: list) -> dict[str, str]:
+    """Problem id -> why the run's decoder cannot write its gold equation (only those it cannot)."""
+    from edgemath.checkpoint import check_checkpoint_dir, read_solver_meta
+    from edgemath.features import gold_steps, untrainable_reason
+    from edgemath.model import DecoderConfig
+    from edgemath.runtime.tokenize import ProblemTokenizer
+
+    meta, max_length = read_solver_meta(run)
+    cfg = DecoderConfig(**meta)
+    tok = ProblemTokenizer.from_file(check_checkpoint_dir(run) / "tokenizer.json", max_length)
+    out = {}
+    for p in problems:
+        enc = tok.encode(p.text)
+        if gold_steps(p, enc, cfg) is None:
+            reason = untrainable_reason(p, enc, cfg)
+            out[p.id] = "out of reach: " + (re.sub(r"^constant \S+", "a constant", reason))
+    return out
+
+
+def form_table(preds: list[dict], gold: dict) -> list[dict]:
+    """Accuracy of the problems whose text has each number form, against those without it."""
+    rows = []
+    tags = {p["id"]: {f for f, has in FORMS.items() if has(gold[p["id"]].text, extract_numbers(gold[p["id"]].text))}
+            for p in preds}
+    for form in FORMS:
+        with_ = [p["correct"] for p in preds if form in tags[p["id"]]]
+        without = [p["correct"] for p in preds if form not in tags[p["id"]]]
+        acc = lambda xs: round(100 * sum(xs) / len(xs), 2) if xs else None
+        rows.append({"form": form, "problems": len(with_), "accuracy": acc(with_),
+                     "accuracy_without": acc(without), "wrong": len(with_) - sum(with_)})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("predictions", type=Path)
     ap.add_argument("--data", required=True)
     ap.add_argument("--split", default="dev")
+    ap.add_argument("--data-dir", default=None)
+    ap.add_argument("--run", type=Path, help="the run that made the predictions: its decoder's limits")
     ap.add_argument("--examples", type=int, default=2)
+    ap.add_argument("--json", type=Path, help="write the counts and examples here")
     args = ap.parse_args()
-    splits = load_splits(args.data)
-    gold = {p.id: p for p in getattr(splits, args.split).problems}
+    splits = load_splits(args.data, args.data_dir)
+    problems = getattr(splits, args.split).problems
+    gold = {p.id: p for p in problems}
     preds = [json.loads(line) for line in args.predictions.read_text().splitlines() if line.strip()]
+    unknown = [p["id"] for p in preds if p["id"] not in gold]
+    if unknown:
+        raise SystemExit(f"{len(unknown)} predictions are not {args.data} {args.split} problems "
+                         f"(e.g. {unknown[0]!r}): pass the --data and --split they were made on")
+    reach = out_of_reach(args.run, [gold[p["id"]] for p in preds]) if args.run else {}
     counts, examples = Counter(), {}
     for p in preds:
         if p["correct"]:
             continue
         g = gold[p["id"]]
-        k = error_class((p["equation"] or "").split(), g.equation or [])
+        k = reach.get(p["id"]) or error_class((p["equation"] or "").split(), g.equation or [])
         counts[k] += 1
-        examples.setdefault(k, []).append(f"{g.text[:90]}... gold `{' '.join(g.equation or [])}`, "
-                                          f"predicted `{p['equation']}`")
+        examples.setdefault(k, []).append({"id": g.id, "text": g.text[:90], "gold": " ".join(g.equation or []),
+                                           "predicted": p["equation"]})
     wrong = sum(counts.values())
-    print(f"{len(preds)} problems, {wrong} wrong ({100 * wrong / max(1, len(preds)):.2f}%)\n")
+    print(f"{len(preds)} problems, {wrong} wrong ({100 * wrong / max(1, len(preds)):.2f}%)"
+          + (f"; {len(reach)} with a gold equation the decoder cannot write" if args.run else "") + "\n")
     print("| kind | problems | points |\n|---|---|---|")
     for k, n in counts.most_common():
         print(f"| {k} | {n} | {100 * n / len(preds):.2f} |")
+    forms = form_table(preds, gold)
+    print("\n| the text has | problems | accuracy | accuracy without it | wrong |\n|---|---|---|---|---|")
+    for r in forms:
+        print(f"| {r['form']} | {r['problems']} | {r['accuracy']} | {r['accuracy_without']} | {r['wrong']} |")
     for k, _ in counts.most_common():
         print(f"\n{k}:")
         for e in examples[k][: args.examples]:
-            print(f"- {e}")
+            print(f"- {e['text']}... gold `{e['gold']}`, predicted `{e['predicted']}`")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({
+            "predictions": str(args.predictions), "data": args.data, "split": args.split, "problems": len(preds),
+            "wrong": wrong, "out_of_reach": len(reach), "by_kind": dict(counts.most_common()),
+            "by_form": forms, "examples": {k: v[: args.examples] for k, v in examples.items()}},
+            indent=1, ensure_ascii=False) + "\n")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Issue "Math23k at 75%", the CPU plan: one e5 teacher (numbers isolated in the tokenizer, the encoder's
+# first LAYERS layers) trained in resumable pieces of BUDGET minutes, across sessions, then scored and its
+# errors classified. Rerun the same command until it prints the scores; every stage is skipped once done.
+#   LAYERS=6 EPOCHS=8 BUDGET=150 THREADS=2 bash bench/math23k_cpu.sh
+# Step cost (bench/results/train-step-math23k-layers.json): an epoch of 1,312 steps is ~59 one-thread
+# minutes at 12 layers, 0.61x that at 6 and 0.45x at 4. A piece ends after the first epoch past BUDGET
+# (an epoch cut by the session is lost): leave one epoch's time between BUDGET and the session's end.
+# Dev decides (best epoch); the test split is scored once, at the end, greedy and beam 5.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EM=${EM:-.venv/bin/edgemath}
+RUNS=${RUNS:-runs}
+LAYERS=${LAYERS:-6} EPOCHS=${EPOCHS:-8} BUDGET=${BUDGET:-150}
+export OMP_NUM_THREADS=${THREADS:-1}
+D="--data math23k --data-dir ${DATA:-../shared/data}"
+E=$RUNS/e5-math23k-iso
+T=${OUT:-$RUNS/math23k-iso-l$LAYERS-e$EPOCHS}
+mkdir -p "$RUNS/logs"
+. bench/jobs.sh
+
+job e5-iso "$E" $EM import-e5 --out "$E" --vocab-from math23k --isolate-numbers $D
+if [ ! -f "$T/manifest.json" ]; then
+  echo "$(date +%T) teacher $T: a piece of $BUDGET min (log $T.log)"
+  # exit 0 with no manifest: stopped on the budget, state saved; the next run goes on
+  $EM train $D --encoder "$E" --encoder-layers "$LAYERS" --const-min-count 10 --epochs "$EPOCHS" \
+    --out "$T" --resume --time-budget "$BUDGET" ${EXTRA:-} >> "$T.log" 2>&1 || true
+  [ -f "$T/manifest.json" ] || { tail -n 2 "$T.log"; echo "not finished: rerun to go on"; exit 0; }
+fi
+name=$(basename "$T")
+for split in dev test; do
+  p=$T/predictions-math23k-$split.jsonl  # greedy; beam 5 beside it (-beam5)
+  [ -f "$p" ] || $EM evaluate "$T" $D --split "$split" --beam 1 --beam 5 | tee "$T/scores-$split.jsonl"
+  .venv/bin/python bench/error_classes.py "$p" --data math23k --split "$split" --run "$T" --examples 3 \
+    --json "bench/results/math23k-errors-$name-$split.json" > "$T/errors-$split.md"
+  head -n 20 "$T/errors-$split.md"
+done
