@@ -4,8 +4,8 @@
 # errors classified. Rerun the same command until it prints the scores; every stage is skipped once done.
 #   LAYERS=6 EPOCHS=8 BUDGET=150 THREADS=2 bash bench/math23k_cpu.sh
 # Step cost (bench/results/train-step-math23k-layers.json): an epoch of 1,312 steps is ~59 one-thread
-# minutes at 12 layers, 0.61x that at 6 and 0.45x at 4. A piece ends after the first epoch past BUDGET
-# (an epoch cut by the session is lost): leave one epoch's time between BUDGET and the session's end.
+# minutes at 12 layers, 0.61x that at 6 and 0.45x at 4. A piece ends after the first epoch past BUDGET;
+# a run killed inside an epoch (a session's end) loses at most --save-every's 10 minutes: rerun to go on.
 # Dev decides (best epoch); the test split is scored once, at the end, greedy and beam 5.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -90,9 +90,12 @@ def train(
     lambda1: float = typer.Option(TrainConfig.lambda1, help="Weight of the teacher's terms.", rich_help_panel="Distillation"),
     lambda2: float = typer.Option(TrainConfig.lambda2, help="Weight of the task loss.", rich_help_panel="Distillation"),
     gamma: float = typer.Option(TrainConfig.gamma, help="Weight of the number-state alignment (0: KL only).", rich_help_panel="Distillation"),
-    resume: bool = typer.Option(TrainConfig.resume, help="Continue a stopped run from its last finished epoch.", rich_help_panel="Schedule"),
+    resume: bool = typer.Option(TrainConfig.resume, help="Continue a stopped or killed run from its last saved state.", rich_help_panel="Schedule"),
     time_budget: Optional[float] = typer.Option(None, help="Minutes; stop after the first epoch past it (--resume goes on).",
                                                 rich_help_panel="Schedule"),
+    save_every: float = typer.Option(TrainConfig.save_every, help="Minutes between states saved inside an epoch: a "
+                                     "killed run resumes at the batch it had reached (0: after every step).",
+                                     rich_help_panel="Schedule"),
     seed: int = typer.Option(TrainConfig.seed, help="Random seed."),
     device: str = typer.Option(TrainConfig.device, help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
@@ -107,7 +110,7 @@ def train(
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, encoder_layers=encoder_layers, hidden=hidden, quantity_layers=quantity_layers,
                           const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, equivalents=equivalents, stop_unused=stop_unused,
-                          resume=resume, time_budget=time_budget, teacher=str(teacher) if teacher else None, tau=tau,
+                          resume=resume, time_budget=time_budget, save_every=save_every, teacher=str(teacher) if teacher else None, tau=tau,
                           lambda1=lambda1, lambda2=lambda2, gamma=gamma)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError, FileExistsError) as e:

@@ -168,7 +168,7 @@ def _average_gradients(params) -> None:
 
 STATE = "train_state.pt"
 """Everything a stopped training run needs to go on as if it had never stopped."""
-RESTART = {"out", "resume", "time_budget", "device", "data_dir"}
+RESTART = {"out", "resume", "time_budget", "save_every", "device", "data_dir"}
 """Settings that may change between a stopped run and its resumption."""
 
 
@@ -224,8 +224,10 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
     ``before_step(step, total)`` (mask updates), ``evaluate_fn() -> accuracy``. Under torchrun
     each rank takes its share of every epoch and gradients are averaged across ranks.
 
-    With ``state`` (a file), the loop saves itself there after every epoch, resumes from it when it
-    exists, and raises ``Stopped`` after the first epoch past ``cfg.time_budget`` minutes."""
+    With ``state`` (a file), the loop saves itself there after every epoch and every
+    ``cfg.save_every`` minutes inside one (a Math23k epoch on CPU is an hour: a killed run loses
+    minutes, not the epoch), resumes from it when it exists, at the batch it had reached, and
+    raises ``Stopped`` after the first epoch past ``cfg.time_budget`` minutes."""
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -250,7 +252,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
         opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
     rng = random.Random(cfg.seed)
     amp = device.startswith("cuda")
-    best, history, step, first = -1.0, [], 0, 0
+    best, history, step, first, within = -1.0, [], 0, 0, None
     ema = EMA(solver, cfg.ema_decay) if cfg.ema_decay else None
     settings = {k: str(v) for k, v in asdict(cfg).items()}
     if state is not None and state.is_file():
@@ -265,9 +267,21 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
         if saved.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(saved["cuda_rng"])
         best, history, step, first = saved["best"], saved["history"], saved["step"], saved["epoch"]
+        within = saved.get("within")  # saved inside epoch first + 1: its batches, the next one, the losses so far
         if rank == 0:
-            console.log(f"{label}: resumed after epoch {first} (step {step}, best dev {best:.4f})")
-    t_start, wall0 = time.time(), history[-1]["wall_s"] if history else 0.0
+            at = f" and {within['next']} of its {len(within['batches'])} batches" if within else ""
+            console.log(f"{label}: resumed after epoch {first}{at} (step {step}, best dev {best:.4f})")
+    t_start = last_save = time.time()
+    wall0 = (within or {}).get("wall_s") or (history[-1]["wall_s"] if history else 0.0)
+    save_every = getattr(cfg, "save_every", None) if state is not None and n_ranks == 1 else None
+
+    def save(epoch_done: int, within_epoch: dict | None = None) -> None:
+        save_state(state, settings=settings, epoch=epoch_done, step=step, best=best, history=history,
+                   model=solver.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
+                   ema=ema.shadow if ema else None, ema_updates=ema.updates if ema else 0,
+                   rng=rng.getstate(), torch_rng=torch.get_rng_state(),
+                   cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                   within=within_epoch)
     quiet_bar, log_every = not console.is_terminal, max(1, per_epoch // 10)
     averaged = ema.applied if ema else (lambda m: contextlib.nullcontext(m))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -276,11 +290,17 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
         task = bar.add_task(label, total=total, completed=step, loss=0.0, dev="-")
         for epoch in range(first, cfg.epochs):
             solver.train()
-            order = list(range(len(examples)))
-            rng.shuffle(order)  # same seed on every rank: the same permutation, split below
-            batches = length_batches(order[rank::n_ranks], lengths, cfg.batch_size, rng)
-            losses, parts, t_epoch = [], {}, time.time()
-            for ids in batches:
+            if within:  # the epoch a saved state stopped inside: its batches from the next one on
+                batches, start, losses, parts = within["batches"], within["next"], within["losses"], within["parts"]
+                within = None
+            else:
+                order = list(range(len(examples)))
+                rng.shuffle(order)  # same seed on every rank: the same permutation, split below
+                batches = length_batches(order[rank::n_ranks], lengths, cfg.batch_size, rng)
+                start, losses, parts = 0, [], {}
+            t_epoch, done_before = time.time(), len(losses)
+            for k in range(start, len(batches)):
+                ids = batches[k]
                 if before_step:
                     before_step(step, total)
                 chunk = [examples[i] for i in ids]
@@ -308,9 +328,13 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                 bar.update(task, advance=1, loss=recent)
                 if quiet_bar and rank == 0 and len(losses) % log_every == 0:  # logs have no live bar
                     console.log(f"{label} epoch {epoch + 1}: step {step}/{total}, loss {recent:.4f}, "
-                                f"{(time.time() - t_epoch) / len(losses):.2f} s/step")
+                                f"{(time.time() - t_epoch) / (len(losses) - done_before):.2f} s/step")
                 if step >= total:
                     break
+                if save_every is not None and k + 1 < len(batches) and time.time() - last_save >= save_every * 60:
+                    save(epoch, {"batches": batches, "next": k + 1, "losses": losses, "parts": parts,
+                                 "wall_s": round(wall0 + time.time() - t_start, 1)})
+                    last_save = time.time()
             last = step >= total or epoch == cfg.epochs - 1
             if (epoch + 1) % cfg.eval_every == 0 or last:
                 with averaged(solver):
@@ -329,11 +353,8 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                 break
             if state is not None:
                 if rank == 0:
-                    save_state(state, settings=settings, epoch=epoch + 1, step=step, best=best, history=history,
-                               model=solver.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
-                               ema=ema.shadow if ema else None, ema_updates=ema.updates if ema else 0,
-                               rng=rng.getstate(), torch_rng=torch.get_rng_state(),
-                               cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None)
+                    save(epoch + 1)
+                    last_save = time.time()
                 budget = getattr(cfg, "time_budget", None)
                 if budget is not None and time.time() - t_start >= budget * 60:
                     raise Stopped(f"{label}: time budget of {budget:g} min spent after epoch {epoch + 1} of "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from edgemath.manifest import file_sha256, read_manifest
 
-IGNORED = {"out", "teacher", "resume", "time_budget", "device", "data_dir", "run"}
+IGNORED = {"out", "teacher", "resume", "time_budget", "save_every", "device", "data_dir", "run"}
 """Settings that say where or how a run was made, not what it is (a student's teacher is matched by
 its weights' hash instead; a distilled train run's ``teacher`` is kept: it changes what was trained)."""
 FOLDED = {"asdiv-a", "mawps"}

@@ -105,3 +105,42 @@ def test_init_starts_from_a_finished_run(tiny_encoder, tmp_path):
 
     with pytest.raises(ValueError, match="--init takes the encoder"):
         TrainConfig(init=str(first), encoder=str(tiny_encoder))
+
+
+def test_killed_inside_an_epoch_resumes_at_its_batch(tiny_encoder, tmp_path, monkeypatch):
+    """With states saved inside epochs (--save-every 0: after every step) a run killed mid-epoch goes
+    on from the batch it had reached and ends where an uninterrupted run ends."""
+    import edgemath.loop as loop
+
+    whole = _run(tiny_encoder, tmp_path / "whole", epochs=2, batch_size=4)
+    want = json.loads((whole / "manifest.json").read_text())["metrics"]
+
+    real, saved = loop.save_state, []
+
+    def save_then_die(path, **state):  # the process is killed right after its 6th save
+        real(path, **state)
+        saved.append(state["within"])
+        if len(saved) == 6:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_state", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        _run(tiny_encoder, tmp_path / "parts", epochs=2, batch_size=4, save_every=0)
+    monkeypatch.setattr(loop, "save_state", real)
+    assert saved[-1] is not None and saved[-1]["next"] == 6, "the 6th save is inside epoch 1 (8 batches)"
+    assert not (tmp_path / "parts" / "manifest.json").exists()
+
+    _run(tiny_encoder, tmp_path / "parts", epochs=2, batch_size=4, save_every=0, resume=True)
+    got = json.loads((tmp_path / "parts" / "manifest.json").read_text())["metrics"]
+    assert [h["epoch"] for h in got["history"]] == [1, 2]
+    for a, b in zip(want["history"], got["history"]):
+        assert a["loss"] == pytest.approx(b["loss"], abs=1e-6) and a["dev_acc"] == b["dev_acc"]
+    w, g = _decoder(whole), _decoder(tmp_path / "parts")
+    assert max((w[k] - g[k]).abs().max().item() for k in w) < 1e-4
+
+
+def test_save_every_must_not_be_negative():
+    from edgemath.train import TrainConfig
+
+    with pytest.raises(ValueError, match="--save-every"):
+        TrainConfig(save_every=-1)
