@@ -78,6 +78,8 @@ def train(
                                 "recomputed), question (rephrased); comma-separated.", rich_help_panel="Data"),
     continue_weight: float = typer.Option(TrainConfig.continue_weight, help="Weight of the stop loss where the gold "
                                           "equation goes on (above 1: the decoder stops later).", rich_help_panel="Schedule"),
+    label_smoothing: float = typer.Option(TrainConfig.label_smoothing, help="Share of each step's target spread over every "
+                                          "valid (op, i, j) of the step (0: off).", rich_help_panel="Schedule"),
     equivalents: int = typer.Option(TrainConfig.equivalents, help="Teach up to K equivalent forms of each gold equation "
                                     "(commutative/associative rewrites), one drawn per epoch (1: the annotated form only).",
                                     rich_help_panel="Data"),
@@ -109,7 +111,7 @@ def train(
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, init=str(init) if init else None, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, encoder_layers=encoder_layers, hidden=hidden, quantity_layers=quantity_layers,
-                          const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, equivalents=equivalents, stop_unused=stop_unused,
+                          const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, label_smoothing=label_smoothing, equivalents=equivalents, stop_unused=stop_unused,
                           resume=resume, time_budget=time_budget, save_every=save_every, teacher=str(teacher) if teacher else None, tau=tau,
                           lambda1=lambda1, lambda2=lambda2, gamma=gamma)
         run(cfg, err)

@@ -202,14 +202,14 @@ class Aligned(nn.Module):
 
 
 def distill_loss_fn(solver, aligned: Aligned, targets: Targets, tau: float, lambda1: float, lambda2: float,
-                    gamma: float, continue_weight: float = 1.0):
+                    gamma: float, continue_weight: float = 1.0, label_smoothing: float = 0.0):
     """``loss(batch)`` for the training loop: lambda1 * (step KL + gamma * state MSE) + lambda2 * task,
     returned with its unweighted terms (the loop logs their epoch means: which one the student fits
     badly). The batch carries ``rows``, its examples' indices into the cached targets."""
 
     def loss_fn(batch):
         hidden = solver.encode(batch).last_hidden_state
-        task, s_logits = solver(batch, hidden=hidden, continue_weight=continue_weight)
+        task, s_logits = solver(batch, hidden=hidden, continue_weight=continue_weight, label_smoothing=label_smoothing)
         n_b = batch.num_mask.shape[1]
         k_ops = len(solver.cfg.ops)
         m_b = round((s_logits[0].shape[1] / k_ops) ** 0.5)  # logits are [B, K*M*M]

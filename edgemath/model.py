@@ -265,11 +265,14 @@ class Solver(nn.Module):
         return self.encoder(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                             head_mask=head_mask, output_attentions=output_attentions)
 
-    def forward(self, batch: Batch, hidden: torch.Tensor | None = None, continue_weight: float = 1.0):
+    def forward(self, batch: Batch, hidden: torch.Tensor | None = None, continue_weight: float = 1.0,
+                label_smoothing: float = 0.0):
         """Teacher-forced loss: step cross-entropy + stop BCE, averaged over gold steps.
         Also returns the step logits (over the final quantity set, later quantities at -inf)
         so distillation can match them. ``continue_weight`` weighs the stop loss where the gold
         equation goes on (most problems take one step, so the stop head learns to stop early).
+        ``label_smoothing`` moves that share of each step's target evenly onto every valid
+        (op, i, j) of the step (not onto the -inf ones, as ``F.cross_entropy``'s would).
 
         A quantity's vector never changes once made, so step t's scores are the scores of the
         final quantity set restricted to the first M0 + t quantities: the gold intermediate
@@ -299,7 +302,12 @@ class Solver(nn.Module):
             logits_all.append(flat)
             op, i, j = gold[:, t].unbind(-1)
             target = (op * m + i) * m + j
-            ce = F.cross_entropy(flat.masked_fill(~active[:, None], 0.0), target, reduction="none")
+            flat = flat.masked_fill(~active[:, None], 0.0)
+            ce = F.cross_entropy(flat, target, reduction="none")
+            if label_smoothing:
+                valid = flat.isfinite()
+                logp = flat.log_softmax(-1).masked_fill(~valid, 0.0)
+                ce = (1 - label_smoothing) * ce - label_smoothing * logp.sum(-1) / valid.sum(-1)
             step_loss = step_loss + (ce * active).sum()
             stop_logit = dec.stop_logit(q[:, m0 + t], unused, i, j)
             unused = dec.mark_used(unused, i, j)

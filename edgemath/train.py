@@ -36,6 +36,8 @@ class TrainConfig(LoopSettings):
     const_min_count: int = 2
     """A constant joins the decoder's set when it occurs in at least this many training equations."""
     continue_weight: float = 1.0
+    label_smoothing: float = 0.0
+    """Share of each step's target spread over every valid (op, i, j) of the step (0: off)."""
     """Weight of the stop loss where the gold equation goes on (above 1: stop later)."""
     equivalents: int = 1
     """Equivalent forms of each gold equation to teach, one drawn per epoch (1: the annotated one)."""
@@ -73,6 +75,8 @@ class TrainConfig(LoopSettings):
             problems.append("--encoder-layers cuts a pretrained encoder; --init keeps the run's own")
         if self.continue_weight <= 0:
             problems.append("--continue-weight must be positive")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            problems.append("--label-smoothing must be in [0, 1)")
         if self.equivalents < 1:
             problems.append("--equivalents must be at least 1")
         if self.const_min_count < 1:
@@ -270,7 +274,8 @@ def run(cfg: TrainConfig, console=None) -> Path:
     def on_best(acc, epoch):
         save_solver(solver, tok, cfg.out / "checkpoint")
 
-    trained, loss_fn = solver, lambda batch: solver(batch, continue_weight=cfg.continue_weight)[0]
+    trained = solver
+    loss_fn = lambda batch: solver(batch, continue_weight=cfg.continue_weight, label_smoothing=cfg.label_smoothing)[0]
     if cfg.teacher:
         from edgemath.kd import Aligned, distill_loss_fn
 
@@ -278,7 +283,7 @@ def run(cfg: TrainConfig, console=None) -> Path:
         width = next(s.shape[1] for s in targets.states if s is not None)
         trained = Aligned(solver, width).to(device)  # the projection trains beside the solver, is not saved
         loss_fn = distill_loss_fn(solver, trained, targets, cfg.tau, cfg.lambda1, cfg.lambda2, cfg.gamma,
-                                  cfg.continue_weight)
+                                  cfg.continue_weight, cfg.label_smoothing)
     setup_s = time.time() - t0
     try:
         best, history = fit(trained, tok, examples, dev, cfg, device, console, on_best, loss_fn=loss_fn, state=state,

@@ -228,3 +228,29 @@ def test_train_stop_unused_is_recorded_and_kept_by_init(tiny_encoder, tiny_teach
     with pytest.raises(ValueError, match="was trained without it"):
         run(TrainConfig(data="asdiv-a:0", out=tmp_path / "init", init=str(tiny_teacher), limit=16, max_steps=2,
                         epochs=1, stop_unused=True))
+
+
+def test_label_smoothing_spreads_the_target_over_the_valid_steps_only(tiny_encoder):
+    """eps = 0 is the plain loss; eps > 0 is (1 - eps) * CE + eps * the mean -log p over the valid
+    (op, i, j) of each step, finite although most of the step's scores are -inf."""
+    solver, tok = tiny_solver(tiny_encoder, constants=("1",))
+    train = load_splits("asdiv-a:0").train.trainable
+    problems = [p for p in train if len(p.equation) == 5][:2] + [p for p in train if len(p.equation) == 3][:1]
+    encs = [tok.encode(p.text) for p in problems]
+    steps = [tree_to_steps(parse_prefix(p.equation), len(e.numbers), ["1"], solver.cfg.ops) for p, e in zip(problems, encs)]
+    batch = collate(encs, tok.pad_id, steps)
+    with torch.no_grad():
+        plain, logits = solver(batch)
+        torch.testing.assert_close(solver(batch, label_smoothing=0.0)[0], plain)
+        smooth = solver(batch, label_smoothing=0.2)[0]
+        by_hand = 0.0
+        for t, flat in enumerate(logits):  # the stop loss is the same in both: swap only the step terms
+            logp = flat.log_softmax(-1)
+            gold = batch.steps[:, t]
+            m = round((flat.shape[1] / len(solver.cfg.ops)) ** 0.5)
+            ce = -logp[torch.arange(len(encs)), (gold[:, 0] * m + gold[:, 1]) * m + gold[:, 2]]
+            uniform = -logp.masked_fill(~flat.isfinite(), 0.0).sum(-1) / flat.isfinite().sum(-1)
+            active = batch.n_steps > t  # the one-step problem has no second step to smooth
+            by_hand += (0.2 * (uniform - ce))[active].sum()
+    assert smooth.isfinite() and smooth != plain
+    torch.testing.assert_close(smooth, plain + by_hand / batch.n_steps.sum())
