@@ -40,6 +40,9 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # on augmented copies it has something to teach (aug-dq's copies and steps)
     kd-mpnet-dq) echo "$(flags kd-mpnet) --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
     # the fold-0 teacher's scores are peaked at tau 2 (mean max prob 0.90; 0.65 at tau 4)
+    # kd-mpnet-dq-tok: the same, every token matched too: the last layer's states (through the projection)
+    # and attention maps (KL per head and token; MPNet and MiniLM cut every ASDiv-A text into the same tokens)
+    kd-mpnet-dq-tok) echo "$(flags kd-mpnet-dq) --token-gamma 1 --attention-weight 1" ;;
     # kd-mpnet-dq-tT: the same at KL temperature T (kd-mpnet-dq-t4, kd-mpnet-dq-t1)
     kd-mpnet-dq-t*) echo "$(flags kd-mpnet-dq) --tau ${1#kd-mpnet-dq-t}" ;;
     # kd-mpnet-dq-long: the same 1.5x as long (folds 0 and 2 still rose at kd-mpnet-dq's last epoch)

@@ -92,6 +92,10 @@ def train(
     lambda1: float = typer.Option(TrainConfig.lambda1, help="Weight of the teacher's terms.", rich_help_panel="Distillation"),
     lambda2: float = typer.Option(TrainConfig.lambda2, help="Weight of the task loss.", rich_help_panel="Distillation"),
     gamma: float = typer.Option(TrainConfig.gamma, help="Weight of the number-state alignment (0: KL only).", rich_help_panel="Distillation"),
+    token_gamma: float = typer.Option(TrainConfig.token_gamma, help="Weight of the last layer's token-state alignment "
+                                      "(texts both tokenizers cut alike; 0: off).", rich_help_panel="Distillation"),
+    attention_weight: float = typer.Option(TrainConfig.attention_weight, help="Weight of the last layer's attention-map "
+                                           "KL per head and token (0: off).", rich_help_panel="Distillation"),
     resume: bool = typer.Option(TrainConfig.resume, help="Continue a stopped or killed run from its last saved state.", rich_help_panel="Schedule"),
     time_budget: Optional[float] = typer.Option(None, help="Minutes; stop after the first epoch past it (--resume goes on).",
                                                 rich_help_panel="Schedule"),
@@ -113,7 +117,8 @@ def train(
                           data_dir=data_dir, ema_decay=ema_decay, encoder_layers=encoder_layers, hidden=hidden, quantity_layers=quantity_layers,
                           const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, label_smoothing=label_smoothing, equivalents=equivalents, stop_unused=stop_unused,
                           resume=resume, time_budget=time_budget, save_every=save_every, teacher=str(teacher) if teacher else None, tau=tau,
-                          lambda1=lambda1, lambda2=lambda2, gamma=gamma)
+                          lambda1=lambda1, lambda2=lambda2, gamma=gamma,
+                          token_gamma=token_gamma, attention_weight=attention_weight)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError, FileExistsError) as e:
         _fail(str(e))

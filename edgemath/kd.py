@@ -4,7 +4,10 @@ A base-size teacher (MPNet, 768 wide) and an edge student (MiniLM, 384 wide) sha
 what they can be matched on is what both decoders see: the step scores over every (op, left,
 right) choice, teacher-forced on the same gold steps (KL at temperature tau), and the vectors the
 decoder starts from, each text number's span mean and the first token's state, through a learned
-projection from the student's width to the teacher's (dropped after training).
+projection from the student's width to the teacher's (dropped after training). Where the two
+tokenizers cut a text into the same tokens (MPNet's and MiniLM's uncased WordPiece do on every
+ASDiv-A text), every token can be matched too: the last layer's states through the same
+projection, and its attention maps (KL per head and query token, as MiniLM was itself distilled).
 
 The teacher runs once per dataset: its outputs are stored per example in the example's own index
 space (numbers ++ constants ++ steps, no padding) and placed into each student batch's layout at
@@ -66,10 +69,16 @@ class Targets:
     scale: float
     """RMS of the teacher's states: the alignment loss is measured in its units."""
     key: dict
+    tokens: list[torch.Tensor | None] | None = None
+    """Per example [T, E_teacher] last-layer states of every token (fp16), where both tokenizers
+    give the same tokens; None: not computed."""
+    attention: list[torch.Tensor | None] | None = None
+    """Per example [H, T, T] last-layer attention maps (fp16), beside ``tokens``."""
 
     def save(self, path: Path) -> None:
         tmp = path.with_name(path.name + ".tmp")
-        torch.save({"steps": self.steps, "states": self.states, "scale": self.scale, "key": self.key}, tmp)
+        torch.save({"steps": self.steps, "states": self.states, "scale": self.scale, "key": self.key,
+                    "tokens": self.tokens, "attention": self.attention}, tmp)
         tmp.replace(path)
 
     @classmethod
@@ -78,7 +87,26 @@ class Targets:
         if not path.is_file():
             return None
         saved = torch.load(path, map_location="cpu", weights_only=False)
-        return cls(saved["steps"], saved["states"], saved["scale"], key) if saved["key"] == key else None
+        if saved["key"] != key:
+            return None
+        return cls(saved["steps"], saved["states"], saved["scale"], key, saved.get("tokens"), saved.get("attention"))
+
+    def batch_tokens(self, rows: list[int], t_batch: int, heads: int):
+        """Teacher token states [B, T, E], attention maps [B, H, T, T] (head-averaged and repeated
+        when the teacher has another head count) and a [B, T] mask of matched tokens, in a
+        right-padded batch of length ``t_batch``."""
+        e = next(s.shape[1] for s in self.tokens if s is not None)
+        states, mask = torch.zeros(len(rows), t_batch, e), torch.zeros(len(rows), t_batch, dtype=torch.bool)
+        maps = torch.zeros(len(rows), heads, t_batch, t_batch)
+        for b, r in enumerate(rows):
+            s, a = self.tokens[r], self.attention[r]
+            if s is None:
+                continue
+            t = s.shape[0]
+            states[b, :t], mask[b, :t] = s.float(), True
+            a = a.float() if a.shape[0] == heads else a.float().mean(0, keepdim=True).expand(heads, -1, -1)
+            maps[b, :, :t, :t] = a
+        return states, maps, mask
 
     def batch_steps(self, rows: list[int], n_batch: int, m_batch: int, s_batch: int, k_ops: int) -> list[torch.Tensor]:
         """The cached scores placed into a batch's layout: per step [B, K*M*M], -inf elsewhere."""
@@ -143,13 +171,22 @@ def student_scores(scores: torch.Tensor, qmap: torch.Tensor, m_student: int, com
     return out
 
 
+def same_tokens(t_tok, s_tok, t_ids: list[int], s_ids: list[int]) -> bool:
+    """Both tokenizers cut the text into the same tokens (their special tokens aside)."""
+    if len(t_ids) != len(s_ids):
+        return False
+    return all(t_tok.tok.id_to_token(a) == s_tok.tok.id_to_token(b) for a, b in zip(t_ids[1:-1], s_ids[1:-1]))
+
+
 @torch.no_grad()
 def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, constants: list[str] | None = None,
-                    batch_size: int = 32) -> Targets:
+                    batch_size: int = 32, s_tok=None) -> Targets:
     """Run ``teacher`` once over ``problems`` teacher-forced on the student's gold steps
     (``examples``: the student's (encoding, steps), one per problem; ``constants``: the student's,
     by default the teacher's). A problem the teacher's tokenizer reads with other numbers, or cuts
-    off, or whose gold steps use a constant only one of them has, gets no target."""
+    off, or whose gold steps use a constant only one of them has, gets no target. With the
+    student's tokenizer ``s_tok`` the last layer's token states and attention maps are kept too,
+    for the problems both tokenizers cut into the same tokens."""
     from edgemath.features import collate, gold_steps
     from edgemath.model import COMMUTATIVE
 
@@ -165,6 +202,8 @@ def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, 
           for t, q, (_, s) in zip(steps, qmaps, examples)]
     targets_steps: list[torch.Tensor | None] = [None] * len(problems)
     targets_states: list[torch.Tensor | None] = [None] * len(problems)
+    tokens: list[torch.Tensor | None] | None = [None] * len(problems) if s_tok is not None else None
+    attention: list[torch.Tensor | None] | None = [None] * len(problems) if s_tok is not None else None
     order = sorted((i for i in range(len(problems)) if ok[i]), key=lambda i: len(encs[i].ids))
     c_t, c_s = len(t_consts), len(s_consts)
     k_ops = len(teacher.cfg.ops)
@@ -173,7 +212,8 @@ def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, 
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         batch = collate([encs[i] for i in rows], t_tok.pad_id, [steps[i] for i in rows]).to(device)
-        hidden = teacher.encode(batch).last_hidden_state
+        out = teacher.encode(batch, output_attentions=s_tok is not None)
+        hidden = out.last_hidden_state
         _, logits = teacher(batch, hidden=hidden)
         states = number_states(hidden, batch.pool).float().cpu()
         n_b = batch.num_mask.shape[1]
@@ -186,9 +226,13 @@ def compute_targets(teacher, t_tok, problems, examples, device: str, key: dict, 
             targets_steps[i] = student_scores(own, qmaps[i], n + c_s + s, commutative)
             kept = torch.cat([states[b, :n], states[b, n_b:]], 0)
             targets_states[i] = kept.half()
+            if s_tok is not None and same_tokens(t_tok, s_tok, encs[i].ids, examples[i][0].ids):
+                t = len(encs[i].ids)
+                tokens[i] = hidden[b, :t].float().cpu().half()
+                attention[i] = out.attentions[-1][b, :, :t, :t].float().cpu().half()
             sq += float(kept.pow(2).mean(1).sum())
             count += kept.shape[0]
-    return Targets(targets_steps, targets_states, (sq / max(count, 1)) ** 0.5, key)
+    return Targets(targets_steps, targets_states, (sq / max(count, 1)) ** 0.5, key, tokens, attention)
 
 
 class Aligned(nn.Module):
@@ -201,14 +245,26 @@ class Aligned(nn.Module):
         self.align = nn.Linear(solver.cfg.encoder_hidden, teacher_width)
 
 
+def attention_kl(student: torch.Tensor, teacher: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over heads and matched query tokens of KL(teacher row || student row), [B, H, T, T] maps."""
+    rows = mask[:, None, :].expand(-1, student.shape[1], -1)  # [B, H, T]
+    kl = (teacher * (teacher.clamp(min=1e-8).log() - student.clamp(min=1e-8).log())).sum(-1)
+    return kl[rows].mean()
+
+
 def distill_loss_fn(solver, aligned: Aligned, targets: Targets, tau: float, lambda1: float, lambda2: float,
-                    gamma: float, continue_weight: float = 1.0, label_smoothing: float = 0.0):
-    """``loss(batch)`` for the training loop: lambda1 * (step KL + gamma * state MSE) + lambda2 * task,
-    returned with its unweighted terms (the loop logs their epoch means: which one the student fits
-    badly). The batch carries ``rows``, its examples' indices into the cached targets."""
+                    gamma: float, continue_weight: float = 1.0, label_smoothing: float = 0.0,
+                    token_gamma: float = 0.0, attention_weight: float = 0.0):
+    """``loss(batch)`` for the training loop: lambda1 * (step KL + gamma * state MSE + token_gamma *
+    token-state MSE + attention_weight * attention KL) + lambda2 * task, returned with its unweighted
+    terms (the loop logs their epoch means: which one the student fits badly). The batch carries
+    ``rows``, its examples' indices into the cached targets."""
+    if (token_gamma or attention_weight) and targets.tokens is None:
+        raise ValueError("token and attention alignment need targets computed with the student's tokenizer")
 
     def loss_fn(batch):
-        hidden = solver.encode(batch).last_hidden_state
+        out = solver.encode(batch, output_attentions=attention_weight > 0)
+        hidden = out.last_hidden_state
         task, s_logits = solver(batch, hidden=hidden, continue_weight=continue_weight, label_smoothing=label_smoothing)
         n_b = batch.num_mask.shape[1]
         k_ops = len(solver.cfg.ops)
@@ -227,6 +283,16 @@ def distill_loss_fn(solver, aligned: Aligned, targets: Targets, tau: float, lamb
             if mask.any():
                 mse = diff[mask].pow(2).mean()
                 loss, terms["state"] = loss + lambda1 * gamma * mse, mse.detach()
+        if token_gamma or attention_weight:
+            heads = out.attentions[-1].shape[1] if attention_weight else 1
+            t_states, t_maps, mask = (x.to(device) for x in targets.batch_tokens(batch.rows, hidden.shape[1], heads))
+            if mask.any():
+                if token_gamma:
+                    mse = ((aligned.align(hidden) - t_states) / targets.scale)[mask].pow(2).mean()
+                    loss, terms["tokens"] = loss + lambda1 * token_gamma * mse, mse.detach()
+                if attention_weight:
+                    akl = attention_kl(out.attentions[-1], t_maps, mask)
+                    loss, terms["attention"] = loss + lambda1 * attention_weight * akl, akl.detach()
         return loss, terms
 
     return loss_fn

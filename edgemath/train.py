@@ -54,6 +54,11 @@ class TrainConfig(LoopSettings):
     """Weight of the task loss."""
     gamma: float = 1.0
     """Weight of the number-state alignment, in units of the teacher's RMS state (0: off)."""
+    token_gamma: float = 0.0
+    """Weight of the last layer's token-state alignment (every token, through the same projection;
+    for texts both tokenizers cut alike), in the same units (0: off)."""
+    attention_weight: float = 0.0
+    """Weight of the last layer's attention-map KL, per head and token (0: off)."""
     time_budget: float | None = None
     """Minutes; stop cleanly at the end of the first epoch past it (``resume`` continues from the
     state saved at the end of the last finished epoch, ``train_state.pt``)."""
@@ -85,6 +90,10 @@ class TrainConfig(LoopSettings):
             problems.append("--teacher distils the annotated equation: use --equivalents 1")
         if self.tau <= 0 or self.lambda1 < 0 or self.lambda2 < 0 or self.gamma < 0:
             problems.append("--tau must be positive and --lambda1, --lambda2, --gamma non-negative")
+        if self.token_gamma < 0 or self.attention_weight < 0:
+            problems.append("--token-gamma and --attention-weight must be non-negative")
+        if (self.token_gamma or self.attention_weight) and not self.teacher:
+            problems.append("--token-gamma and --attention-weight match a --teacher: name one")
         if self.init is not None and self.encoder is not None:
             problems.append("--init takes the encoder from the run it starts from; drop --encoder")
         if problems:
@@ -184,17 +193,24 @@ def teacher_targets(cfg: TrainConfig, prepared: "Prepared", device: str, console
     key = {"teacher": file_sha256(ckpt / "decoder.safetensors"), "data": cfg.data, "augment": cfg.augment,
            "limit": cfg.limit, "seed": cfg.seed, "examples": len(prepared.examples),
            "constants": prepared.solver.cfg.constants}
+    tokens = bool(cfg.token_gamma or cfg.attention_weight)
+    if tokens:  # token states and attention maps cached too (a cache without them is made again)
+        key["tokens"] = True
     cache = cfg.out / TARGETS
     if (targets := Targets.load(cache, key)) is not None:
         console.print(f"teacher targets from {cache}")
         return targets
     teacher, t_tok = load_solver(Path(cfg.teacher), device)
     t0 = time.time()
-    targets = compute_targets(teacher, t_tok, kept, prepared.examples, device, key, prepared.solver.cfg.constants)
+    targets = compute_targets(teacher, t_tok, kept, prepared.examples, device, key, prepared.solver.cfg.constants,
+                              s_tok=prepared.tok if tokens else None)
     missing = sum(t is None for t in targets.steps)
     why = "read otherwise by its tokenizer, or needing a constant only one of the two has: task loss only"
     console.print(f"teacher {cfg.teacher}: targets for {len(kept) - missing} of {len(kept)} problems in "
                   f"{time.time() - t0:.0f} s" + (f" ({missing} {why})" if missing else ""))
+    if tokens:
+        matched = sum(t is not None for t in targets.tokens)
+        console.print(f"token states and attention maps for {matched} of {len(kept)} (the rest tokenized otherwise)")
     targets.save(cache)
     return targets
 
@@ -283,7 +299,7 @@ def run(cfg: TrainConfig, console=None) -> Path:
         width = next(s.shape[1] for s in targets.states if s is not None)
         trained = Aligned(solver, width).to(device)  # the projection trains beside the solver, is not saved
         loss_fn = distill_loss_fn(solver, trained, targets, cfg.tau, cfg.lambda1, cfg.lambda2, cfg.gamma,
-                                  cfg.continue_weight, cfg.label_smoothing)
+                                  cfg.continue_weight, cfg.label_smoothing, cfg.token_gamma, cfg.attention_weight)
     setup_s = time.time() - t0
     try:
         best, history = fit(trained, tok, examples, dev, cfg, device, console, on_best, loss_fn=loss_fn, state=state,

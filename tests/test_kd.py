@@ -76,6 +76,52 @@ def test_a_teacher_matched_against_itself_has_no_distillation_loss(tiny_teacher)
     assert float(wrong) > 0.05
 
 
+def test_token_states_and_attention_maps_match_the_teachers_own(tiny_teacher):
+    """With the student's tokenizer the cache keeps the last layer's token states and attention
+    maps; a teacher matched against itself has no token or attention loss, another example's has."""
+    from edgemath.kd import same_tokens
+
+    teacher, tok, kept, examples = _teacher_examples(tiny_teacher, n=40)
+    plain = compute_targets(teacher, tok, kept, examples, "cpu", key={})
+    assert plain.tokens is None
+    with pytest.raises(ValueError, match="student's tokenizer"):
+        distill_loss_fn(teacher, Aligned(teacher, 32), plain, 2.0, 1.0, 0.0, 1.0, token_gamma=1.0)
+    targets = compute_targets(teacher, tok, kept, examples, "cpu", key={}, batch_size=7, s_tok=tok)
+    assert all(t is not None for t in targets.tokens)
+    first = examples[0][0].ids
+    assert targets.tokens[0].shape == (len(first), 32) and targets.attention[0].shape[1:] == (len(first), len(first))
+    assert not same_tokens(tok, tok, first, first[:1] + first[2:] + first[-1:])  # one word left out
+    aligned = Aligned(teacher, teacher.cfg.encoder_hidden)
+    with torch.no_grad():
+        aligned.align.weight.copy_(torch.eye(teacher.cfg.encoder_hidden))
+        aligned.align.bias.zero_()
+    rows = list(range(8))
+    batch = collate([examples[i][0] for i in rows], tok.pad_id, [examples[i][1] for i in rows])
+    teacher.eval()
+    loss = distill_loss_fn(teacher, aligned, targets, 2.0, 1.0, 0.0, 0.0, token_gamma=1.0, attention_weight=1.0)
+    with torch.no_grad():
+        batch.rows = rows
+        _, terms = loss(batch)
+        assert set(terms) == {"task", "kl", "tokens", "attention"}
+        assert float(terms["tokens"]) < 1e-3 and float(terms["attention"]) < 1e-3
+        batch.rows = rows[::-1]
+        _, wrong = loss(batch)
+    assert float(wrong["tokens"]) > 0.05 and float(wrong["attention"]) > 0.01
+
+
+def test_a_student_trains_on_token_and_attention_targets(wide_teacher, tiny_encoder, tmp_path):
+    import json
+
+    from edgemath.train import TrainConfig, run
+
+    with pytest.raises(ValueError, match="match a --teacher"):
+        TrainConfig(token_gamma=1.0)
+    out = run(TrainConfig(data="asdiv-a:0", out=tmp_path / "s", encoder=str(tiny_encoder), limit=32, batch_size=8,
+                          epochs=1, device="cpu", teacher=str(wide_teacher), token_gamma=1.0, attention_weight=1.0))
+    epoch = json.loads((out / "manifest.json").read_text())["metrics"]["history"][0]
+    assert epoch["tokens"] > 0 and epoch["attention"] > 0
+
+
 @pytest.fixture(scope="module")
 def const_teacher(tiny_encoder, tmp_path_factory):
     """A tiny teacher over MAWPS' four operators and six constants (ASDiv-A's first problems use none)."""
