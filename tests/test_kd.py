@@ -21,6 +21,16 @@ def _teacher_examples(run, n=200, data="asdiv-a:0"):
     return teacher, tok, kept, examples
 
 
+def _identity_aligned(teacher, tok, examples):
+    """The teacher's own states through an identity projection, and a batch of its first 8 examples."""
+    aligned = Aligned(teacher, teacher.cfg.encoder_hidden)
+    with torch.no_grad():
+        aligned.align.weight.copy_(torch.eye(teacher.cfg.encoder_hidden))
+        aligned.align.bias.zero_()
+    rows = list(range(8))
+    return aligned, rows, collate([examples[i][0] for i in rows], tok.pad_id, [examples[i][1] for i in rows])
+
+
 def test_cached_scores_land_where_the_teachers_batch_puts_them(tiny_teacher):
     teacher, tok, kept, examples = _teacher_examples(tiny_teacher)
     targets = compute_targets(teacher, tok, kept, examples, "cpu", key={}, batch_size=5)
@@ -51,12 +61,7 @@ def test_cached_scores_land_where_the_teachers_batch_puts_them(tiny_teacher):
 def test_a_teacher_matched_against_itself_has_no_distillation_loss(tiny_teacher):
     teacher, tok, kept, examples = _teacher_examples(tiny_teacher)
     targets = compute_targets(teacher, tok, kept, examples, "cpu", key={})
-    aligned = Aligned(teacher, teacher.cfg.encoder_hidden)
-    with torch.no_grad():
-        aligned.align.weight.copy_(torch.eye(teacher.cfg.encoder_hidden))
-        aligned.align.bias.zero_()
-    rows = list(range(8))
-    batch = collate([examples[i][0] for i in rows], tok.pad_id, [examples[i][1] for i in rows])
+    aligned, rows, batch = _identity_aligned(teacher, tok, examples)
     batch.rows = rows
     teacher.eval()
     with torch.no_grad():
@@ -91,12 +96,7 @@ def test_token_states_and_attention_maps_match_the_teachers_own(tiny_teacher):
     first = examples[0][0].ids
     assert targets.tokens[0].shape == (len(first), 32) and targets.attention[0].shape[1:] == (len(first), len(first))
     assert not same_tokens(tok, tok, first, first[:1] + first[2:] + first[-1:])  # one word left out
-    aligned = Aligned(teacher, teacher.cfg.encoder_hidden)
-    with torch.no_grad():
-        aligned.align.weight.copy_(torch.eye(teacher.cfg.encoder_hidden))
-        aligned.align.bias.zero_()
-    rows = list(range(8))
-    batch = collate([examples[i][0] for i in rows], tok.pad_id, [examples[i][1] for i in rows])
+    aligned, rows, batch = _identity_aligned(teacher, tok, examples)
     teacher.eval()
     loss = distill_loss_fn(teacher, aligned, targets, 2.0, 1.0, 0.0, 0.0, token_gamma=1.0, attention_weight=1.0)
     with torch.no_grad():
