@@ -43,6 +43,8 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # kd-mpnet-dq-tok: the same, every token matched too: the last layer's states (through the projection)
     # and attention maps (KL per head and token; MPNet and MiniLM cut every ASDiv-A text into the same tokens)
     kd-mpnet-dq-tok) echo "$(flags kd-mpnet-dq) --token-gamma 1 --attention-weight 1" ;;
+    # the token states alone (kd-mpnet-dq-tok's attention KL stayed at ~1.9 of its 3.0 start)
+    kd-mpnet-dq-tokstates) echo "$(flags kd-mpnet-dq) --token-gamma 1" ;;
     # kd-mpnet-dq-tT: the same at KL temperature T (kd-mpnet-dq-t4, kd-mpnet-dq-t1)
     kd-mpnet-dq-t*) echo "$(flags kd-mpnet-dq) --tau ${1#kd-mpnet-dq-t}" ;;
     # kd-mpnet-dq-long: the same 1.5x as long (folds 0 and 2 still rose at kd-mpnet-dq's last epoch)
