@@ -54,14 +54,10 @@ def error_class(pred: list[str], gold: list[str]) -> str:
 
 def out_of_reach(run: Path, problems: list) -> dict[str, str]:
     """Problem id -> why the run's decoder cannot write its gold equation (only those it cannot)."""
-    from edgemath.checkpoint import check_checkpoint_dir, read_solver_meta
+    from edgemath.checkpoint import load_vocab
     from edgemath.features import gold_steps, untrainable_reason
-    from edgemath.model import DecoderConfig
-    from edgemath.runtime.tokenize import ProblemTokenizer
 
-    meta, max_length = read_solver_meta(run)
-    cfg = DecoderConfig(**meta)
-    tok = ProblemTokenizer.from_file(check_checkpoint_dir(run) / "tokenizer.json", max_length)
+    cfg, tok = load_vocab(run)
     out = {}
     for p in problems:
         enc = tok.encode(p.text)
@@ -73,9 +69,11 @@ def out_of_reach(run: Path, problems: list) -> dict[str, str]:
 
 def form_table(preds: list[dict], gold: dict) -> list[dict]:
     """Accuracy of the problems whose text has each number form, against those without it."""
-    rows = []
-    tags = {p["id"]: {f for f, has in FORMS.items() if has(gold[p["id"]].text, extract_numbers(gold[p["id"]].text))}
-            for p in preds}
+    rows, tags = [], {}
+    for p in preds:
+        text = gold[p["id"]].text
+        nums = extract_numbers(text)
+        tags[p["id"]] = {f for f, has in FORMS.items() if has(text, nums)}
     for form in FORMS:
         with_ = [p["correct"] for p in preds if form in tags[p["id"]]]
         without = [p["correct"] for p in preds if form not in tags[p["id"]]]

@@ -65,14 +65,17 @@ def read_solver_meta(path: Path) -> tuple[dict, int]:
     return meta, max_length
 
 
+def load_vocab(path: Path) -> tuple[DecoderConfig, ProblemTokenizer]:
+    """A checkpoint's decoder config and tokenizer, without its weights: what it can read and write."""
+    meta, max_length = read_solver_meta(path)
+    return DecoderConfig(**meta), ProblemTokenizer.from_file(check_checkpoint_dir(path) / "tokenizer.json", max_length)
+
+
 def load_solver(path: Path, device: str = "cpu") -> tuple[Solver, ProblemTokenizer]:
     from safetensors.torch import load_file
 
     ckpt = check_checkpoint_dir(path)
-    meta, max_length = read_solver_meta(path)
-    cfg = DecoderConfig(**meta)
-    encoder = load_encoder(ckpt / "encoder")
-    solver = Solver(encoder, cfg)
+    cfg, tok = load_vocab(path)
+    solver = Solver(load_encoder(ckpt / "encoder"), cfg)
     solver.decoder.load_state_dict(load_file(str(ckpt / "decoder.safetensors")))
-    tok = ProblemTokenizer.from_file(ckpt / "tokenizer.json", max_length)
     return solver.to(device).eval(), tok

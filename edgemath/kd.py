@@ -91,21 +91,22 @@ class Targets:
             return None
         return cls(saved["steps"], saved["states"], saved["scale"], key, saved.get("tokens"), saved.get("attention"))
 
-    def batch_tokens(self, rows: list[int], t_batch: int, heads: int):
+    def batch_tokens(self, rows: list[int], t_batch: int, heads: int | None):
         """Teacher token states [B, T, E], attention maps [B, H, T, T] (head-averaged and repeated
-        when the teacher has another head count) and a [B, T] mask of matched tokens, in a
-        right-padded batch of length ``t_batch``."""
+        when the teacher has another head count; None when ``heads`` is None) and a [B, T] mask of
+        matched tokens, in a right-padded batch of length ``t_batch``."""
         e = next(s.shape[1] for s in self.tokens if s is not None)
         states, mask = torch.zeros(len(rows), t_batch, e), torch.zeros(len(rows), t_batch, dtype=torch.bool)
-        maps = torch.zeros(len(rows), heads, t_batch, t_batch)
+        maps = torch.zeros(len(rows), heads, t_batch, t_batch) if heads else None
         for b, r in enumerate(rows):
             s, a = self.tokens[r], self.attention[r]
             if s is None:
                 continue
             t = s.shape[0]
             states[b, :t], mask[b, :t] = s.float(), True
-            a = a.float() if a.shape[0] == heads else a.float().mean(0, keepdim=True).expand(heads, -1, -1)
-            maps[b, :, :t, :t] = a
+            if maps is not None:
+                a = a.float() if a.shape[0] == heads else a.float().mean(0, keepdim=True).expand(heads, -1, -1)
+                maps[b, :, :t, :t] = a
         return states, maps, mask
 
     def batch_steps(self, rows: list[int], n_batch: int, m_batch: int, s_batch: int, k_ops: int) -> list[torch.Tensor]:
@@ -284,14 +285,15 @@ def distill_loss_fn(solver, aligned: Aligned, targets: Targets, tau: float, lamb
                 mse = diff[mask].pow(2).mean()
                 loss, terms["state"] = loss + lambda1 * gamma * mse, mse.detach()
         if token_gamma or attention_weight:
-            heads = out.attentions[-1].shape[1] if attention_weight else 1
-            t_states, t_maps, mask = (x.to(device) for x in targets.batch_tokens(batch.rows, hidden.shape[1], heads))
+            heads = out.attentions[-1].shape[1] if attention_weight else None
+            t_states, t_maps, mask = targets.batch_tokens(batch.rows, hidden.shape[1], heads)
+            t_states, mask = t_states.to(device), mask.to(device)
             if mask.any():
                 if token_gamma:
                     mse = ((aligned.align(hidden) - t_states) / targets.scale)[mask].pow(2).mean()
                     loss, terms["tokens"] = loss + lambda1 * token_gamma * mse, mse.detach()
                 if attention_weight:
-                    akl = attention_kl(out.attentions[-1], t_maps, mask)
+                    akl = attention_kl(out.attentions[-1], t_maps.to(device), mask)
                     loss, terms["attention"] = loss + lambda1 * attention_weight * akl, akl.detach()
         return loss, terms
 

@@ -276,12 +276,14 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
     save_every = getattr(cfg, "save_every", None) if state is not None and n_ranks == 1 else None
 
     def save(epoch_done: int, within_epoch: dict | None = None) -> None:
+        nonlocal last_save
         save_state(state, settings=settings, epoch=epoch_done, step=step, best=best, history=history,
                    model=solver.state_dict(), opt=opt.state_dict(), sched=sched.state_dict(),
                    ema=ema.shadow if ema else None, ema_updates=ema.updates if ema else 0,
                    rng=rng.getstate(), torch_rng=torch.get_rng_state(),
                    cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                    within=within_epoch)
+        last_save = time.time()
     quiet_bar, log_every = not console.is_terminal, max(1, per_epoch // 10)
     averaged = ema.applied if ema else (lambda m: contextlib.nullcontext(m))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -334,7 +336,6 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                 if save_every is not None and k + 1 < len(batches) and time.time() - last_save >= save_every * 60:
                     save(epoch, {"batches": batches, "next": k + 1, "losses": losses, "parts": parts,
                                  "wall_s": round(wall0 + time.time() - t_start, 1)})
-                    last_save = time.time()
             last = step >= total or epoch == cfg.epochs - 1
             if (epoch + 1) % cfg.eval_every == 0 or last:
                 with averaged(solver):
@@ -354,7 +355,6 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
             if state is not None:
                 if rank == 0:
                     save(epoch + 1)
-                    last_save = time.time()
                 budget = getattr(cfg, "time_budget", None)
                 if budget is not None and time.time() - t_start >= budget * 60:
                     raise Stopped(f"{label}: time budget of {budget:g} min spent after epoch {epoch + 1} of "

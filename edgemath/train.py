@@ -36,9 +36,9 @@ class TrainConfig(LoopSettings):
     const_min_count: int = 2
     """A constant joins the decoder's set when it occurs in at least this many training equations."""
     continue_weight: float = 1.0
+    """Weight of the stop loss where the gold equation goes on (above 1: stop later)."""
     label_smoothing: float = 0.0
     """Share of each step's target spread over every valid (op, i, j) of the step (0: off)."""
-    """Weight of the stop loss where the gold equation goes on (above 1: stop later)."""
     equivalents: int = 1
     """Equivalent forms of each gold equation to teach, one drawn per epoch (1: the annotated one)."""
     stop_unused: bool = False
