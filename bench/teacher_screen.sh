@@ -47,6 +47,11 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     kd-mpnet-dq-tokstates) echo "$(flags kd-mpnet-dq) --token-gamma 1" ;;
     # kd-mpnet-dq-tT: the same at KL temperature T (kd-mpnet-dq-t4, kd-mpnet-dq-t1)
     kd-mpnet-dq-t*) echo "$(flags kd-mpnet-dq) --tau ${1#kd-mpnet-dq-t}" ;;
+    # kd-mpnet-dq-elr2e-4: the same with the student's encoder at 2e-4 (its loss stays at ~0.9 at 8e-5: it
+    # underfits the teacher; direct training at 2e-4 overfits, soft targets may not)
+    kd-mpnet-dq-elr2e-4) echo "$(flags kd-mpnet-dq) --encoder-lr 2e-4" ;;
+    # kd-mpnet-dq-kl: the same with the KL alone (no state term through the projection)
+    kd-mpnet-dq-kl) echo "$(flags kd-mpnet-dq) --gamma 0" ;;
     # kd-mpnet-dq-long: the same 1.5x as long (folds 0 and 2 still rose at kd-mpnet-dq's last epoch)
     kd-mpnet-dq-long) echo "$(flags kd-mpnet-dq) --epochs $((EPOCHS * 3 / 5))" ;;
     # kd-mpnet-dq2: two distractor and two question copies per problem (each drawn anew: ~4.2 examples per
