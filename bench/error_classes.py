@@ -1,13 +1,17 @@
 """Wrong answers of a solver by kind, from `edgemath evaluate`'s predictions file.
 
     edgemath evaluate RUN --data asdiv-a:0 --out preds.jsonl
-    python bench/error_classes.py preds.jsonl --data asdiv-a:0 [--run RUN] [--examples 3] [--json OUT]
+    python bench/error_classes.py preds.jsonl --data asdiv-a:0 [--run RUN] [--versus OTHER] [--examples 3] [--json OUT]
 
 Each wrong prediction is put in the first class that fits. With ``--run`` (the run that made the
 predictions) the first classes are the gold equations its decoder cannot write at all, by reason
 (a constant outside its set, more steps than ``max_steps``, ...): no training fixes those. Then:
 no equation; fewer or more operations than the gold equation; other numbers than the gold's;
 other operators; the same numbers and operators in another order (``5 - 3`` for ``3 - 5``).
+
+With ``--versus`` (another model's predictions on the same problems, such as the teacher a student
+learns from) only the problems the other model solves are classified: what it knows that this one
+does not, beside the counts each gets alone.
 
 A second table scores the problems by how their text writes its numbers (percents, fractions,
 mixed numbers, decimals, Chinese fraction words such as 三分之一, 半 "half"): accuracy with the
@@ -90,6 +94,7 @@ def main() -> None:
     ap.add_argument("--split", default="dev")
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--run", type=Path, help="the run that made the predictions: its decoder's limits")
+    ap.add_argument("--versus", type=Path, help="another model's predictions: classify only the problems it solves")
     ap.add_argument("--examples", type=int, default=2)
     ap.add_argument("--json", type=Path, help="write the counts and examples here")
     args = ap.parse_args()
@@ -102,9 +107,18 @@ def main() -> None:
         raise SystemExit(f"{len(unknown)} predictions are not {args.data} {args.split} problems "
                          f"(e.g. {unknown[0]!r}): pass the --data and --split they were made on")
     reach = out_of_reach(args.run, [gold[p["id"]] for p in preds]) if args.run else {}
+    other = None
+    if args.versus:
+        other = {p["id"]: p["correct"] for p in map(json.loads, args.versus.read_text().splitlines()) if p}
+        missing = [p["id"] for p in preds if p["id"] not in other]
+        if missing:
+            raise SystemExit(f"{args.versus} has no prediction for {len(missing)} of these problems (e.g. {missing[0]!r})")
+        both = sum(p["correct"] and other[p["id"]] for p in preds)
+        print(f"versus {args.versus}: both right {both}, only this {sum(p['correct'] for p in preds) - both}, "
+              f"only the other {sum(other[p['id']] for p in preds) - both} (classified below)")
     counts, examples = Counter(), {}
     for p in preds:
-        if p["correct"]:
+        if p["correct"] or (other is not None and not other[p["id"]]):
             continue
         g = gold[p["id"]]
         k = reach.get(p["id"]) or error_class((p["equation"] or "").split(), g.equation or [])
@@ -113,6 +127,7 @@ def main() -> None:
                                            "predicted": p["equation"]})
     wrong = sum(counts.values())
     print(f"{len(preds)} problems, {wrong} wrong ({100 * wrong / max(1, len(preds)):.2f}%)"
+          + (" of those the other model solves" if other is not None else "")
           + (f"; {len(reach)} with a gold equation the decoder cannot write" if args.run else "") + "\n")
     print("| kind | problems | points |\n|---|---|---|")
     for k, n in counts.most_common():
@@ -128,7 +143,7 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "predictions": str(args.predictions), "data": args.data, "split": args.split, "problems": len(preds),
+            "predictions": str(args.predictions), "versus": str(args.versus) if args.versus else None, "data": args.data, "split": args.split, "problems": len(preds),
             "wrong": wrong, "out_of_reach": len(reach), "by_kind": dict(counts.most_common()),
             "by_form": forms, "examples": {k: v[: args.examples] for k, v in examples.items()}},
             indent=1, ensure_ascii=False) + "\n")
