@@ -87,6 +87,11 @@ def form_table(preds: list[dict], gold: dict) -> list[dict]:
     return rows
 
 
+def read_predictions(path: Path) -> list[dict]:
+    """`edgemath evaluate --out`'s JSON lines."""
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("predictions", type=Path)
@@ -101,7 +106,7 @@ def main() -> None:
     splits = load_splits(args.data, args.data_dir)
     problems = getattr(splits, args.split).problems
     gold = {p.id: p for p in problems}
-    preds = [json.loads(line) for line in args.predictions.read_text().splitlines() if line.strip()]
+    preds = read_predictions(args.predictions)
     unknown = [p["id"] for p in preds if p["id"] not in gold]
     if unknown:
         raise SystemExit(f"{len(unknown)} predictions are not {args.data} {args.split} problems "
@@ -109,7 +114,7 @@ def main() -> None:
     reach = out_of_reach(args.run, [gold[p["id"]] for p in preds]) if args.run else {}
     other = None
     if args.versus:
-        other = {p["id"]: p["correct"] for p in map(json.loads, args.versus.read_text().splitlines()) if p}
+        other = {p["id"]: p["correct"] for p in read_predictions(args.versus)}
         missing = [p["id"] for p in preds if p["id"] not in other]
         if missing:
             raise SystemExit(f"{args.versus} has no prediction for {len(missing)} of these problems (e.g. {missing[0]!r})")
