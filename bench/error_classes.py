@@ -117,7 +117,8 @@ def main() -> None:
         other = {p["id"]: p["correct"] for p in read_predictions(args.versus)}
         missing = [p["id"] for p in preds if p["id"] not in other]
         if missing:
-            raise SystemExit(f"{args.versus} has no prediction for {len(missing)} of these problems (e.g. {missing[0]!r})")
+            raise SystemExit(f"{args.versus} has no prediction for {len(missing)} of these problems "
+                             f"(e.g. {missing[0]!r})")
         both = sum(p["correct"] and other[p["id"]] for p in preds)
         print(f"versus {args.versus}: both right {both}, only this {sum(p['correct'] for p in preds) - both}, "
               f"only the other {sum(other[p['id']] for p in preds) - both} (classified below)")
@@ -148,7 +149,8 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
-            "predictions": str(args.predictions), "versus": str(args.versus) if args.versus else None, "data": args.data, "split": args.split, "problems": len(preds),
+            "predictions": str(args.predictions), "versus": str(args.versus) if args.versus else None,
+            "data": args.data, "split": args.split, "problems": len(preds),
             "wrong": wrong, "out_of_reach": len(reach), "by_kind": dict(counts.most_common()),
             "by_form": forms, "examples": {k: v[: args.examples] for k, v in examples.items()}},
             indent=1, ensure_ascii=False) + "\n")

@@ -20,16 +20,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from edgemath.manifest import read_manifest  # noqa: E402
+from edgemath.report import dev_accuracy  # noqa: E402
 
 
 def fold_result(run: Path) -> dict:
     if (run / "manifest.json").is_file():
         m = read_manifest(run)
-        if m["stage"] == "compress":  # bench/mpnet_hard.sh: the baked student, after its last round
-            acc, epoch = m["metrics"]["after"]["dev_acc"], m["config"]["rounds"] * m["config"]["epochs"]
-        else:
-            acc, epoch = m["metrics"]["dev_acc"], m["metrics"]["best_epoch"]
-        return {"acc": acc, "epoch": epoch, "minutes": m["wall_time_s"] / 60, "done": True}
+        # a compress run (bench/mpnet_hard.sh) is scored after its last round, its epochs all spent
+        epoch = m["metrics"]["best_epoch"] if m["stage"] == "train" else m["config"]["rounds"] * m["config"]["epochs"]
+        return {"acc": dev_accuracy(m), "epoch": epoch, "minutes": m["wall_time_s"] / 60, "done": True}
     log = run.with_name(run.name + ".log")
     accs = [float(a) for a in re.findall(r"dev (\d\.\d+)", log.read_text())] if log.is_file() else []
     return {"acc": max(accs) if accs else None, "epoch": len(accs), "done": False}
