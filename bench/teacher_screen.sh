@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # docs/results.md "Recipe screening": teacher recipes on ASDiv-A folds, one `edgemath train` per
-# recipe and fold, then `python bench/teacher_screen_table.py runs/screen` prints the table (mean
-# ± sd over folds, each row against the baseline) and writes bench/results/teacher-screen.json.
+# recipe and fold, then bench/teacher_screen_table.py prints the table (mean ± sd over folds, each
+# row against the baseline) and, given --json as below, writes bench/results/teacher-screen.json.
 # Every run is resumable (--resume; a killed run goes on from its last finished epoch) and skipped
 # once finished. Two processes at one thread each use both cores.
 #   FOLDS="0 1" RECIPES="elr2e-4 eq4" bash bench/teacher_screen.sh

@@ -1,12 +1,14 @@
 """The recipe-screening table of docs/results.md from the runs of bench/teacher_screen.sh.
 
-    python bench/teacher_screen_table.py runs/screen [--baseline reports/asdiv-a/results.json] [--versus mpnet12]
+    python bench/teacher_screen_table.py runs/screen [--json bench/results/teacher-screen.json] [--versus mpnet12]
 
 A row per recipe (runs named RECIPE-fFOLD): best dev accuracy per fold, mean ± sd, and the mean
 difference to the baseline over the same folds (and to the recipe named by --versus, such as the
 base teacher a distilled student learns from). The baseline is the recipe named ``baseline``
 when it was run, else the teachers of a committed ``edgemath report`` (same command, earlier
-session). Unfinished runs show their best epoch so far and are left out of the means.
+session). Unfinished runs show their best epoch so far and are left out of the means. With --json,
+the rows already in that file are kept (runs deleted since stay in the table) and the file is
+rewritten; without it nothing is written, so a dry run on a scratch folder cannot reach the results.
 """
 from __future__ import annotations
 
@@ -71,10 +73,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("root", type=Path)
     ap.add_argument("--baseline", type=Path, default=Path("reports/asdiv-a/results.json"))
-    ap.add_argument("--json", type=Path, default=Path("bench/results/teacher-screen.json"))
+    ap.add_argument("--json", type=Path, help="results file to merge with and rewrite (bench/results/...)")
     ap.add_argument("--versus", help="a second reference recipe: a column of differences to it")
     args = ap.parse_args()
-    rows = merge(json.loads(args.json.read_text()) if args.json.is_file() else {}, collect(args.root))
+    kept = json.loads(args.json.read_text()) if args.json and args.json.is_file() else {}
+    rows = merge(kept, collect(args.root))
     if "baseline" not in rows and args.baseline.is_file():
         cells = json.loads(args.baseline.read_text())["cells"]
         rows = {"baseline": {int(f): {"acc": c["0.0"]["accuracy"], "done": True, "from": str(args.baseline)}
@@ -97,8 +100,9 @@ def main() -> None:
         diff = paired_diff(by_fold, base) if name != "baseline" else ""
         vs = "" if versus is None else " " + (paired_diff(by_fold, versus) if name != args.versus else "") + " |"
         print(f"| {name} | " + " | ".join(cells) + f" | {mean_sd([done[f] for f in sorted(done)])} | {diff} |" + vs)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(rows, indent=1) + "\n")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1) + "\n")
 
 
 if __name__ == "__main__":
