@@ -205,7 +205,13 @@ def compress(
                                 "transform (as `train --augment`): distractor, distractor-wide, resample, question.", rich_help_panel="Schedule"),
     max_steps: Optional[int] = typer.Option(None, help="Steps per round (smoke runs).", rich_help_panel="Schedule"),
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
-    resume: bool = typer.Option(CompressConfig.resume, help="Continue after the last finished round in --out."),
+    resume: bool = typer.Option(CompressConfig.resume, help="Continue a stopped or killed run: after its last finished "
+                                "round, inside the round it was in from its last saved state."),
+    time_budget: Optional[float] = typer.Option(None, help="Minutes; stop after the first epoch past it (--resume goes on).",
+                                                rich_help_panel="Schedule"),
+    save_every: float = typer.Option(CompressConfig.save_every, help="Minutes between states saved inside an epoch: a "
+                                     "killed run resumes at the batch it had reached (0: after every step).",
+                                     rich_help_panel="Schedule"),
     seed: int = typer.Option(CompressConfig.seed, help="Random seed."),
     device: str = typer.Option(CompressConfig.device, help="auto, cpu or cuda."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
@@ -223,7 +229,7 @@ def compress(
                              alpha=alpha, entropy_sign=entropy_sign, scorer=scorer, schedule_power=schedule_power, min_heads=min_heads,
                              distill=distill, tau=tau, beta=beta, lambda1=lambda1, lambda2=lambda2, epochs=epochs,
                              batch_size=batch_size, lr=lr, encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, resume=resume, seed=seed, device=device,
-                             data_dir=data_dir, augment=augment)
+                             data_dir=data_dir, augment=augment, time_budget=time_budget, save_every=save_every)
         run(cfg, err)
     except (DataError, CheckpointError, ValueError, FileExistsError) as e:
         _fail(str(e))

@@ -42,6 +42,12 @@ class LoopSettings:
     """Comma-separated transforms adding one exact copy of each training problem (``edgemath.augment``:
     distractor, distractor-wide, resample, question); empty: none. A student distilled on the teacher's augmented
     data keeps what the teacher learnt from it."""
+    time_budget: float | None = None
+    """Minutes; stop cleanly at the end of the first epoch past it (``resume`` continues from the
+    state saved at the end of the last finished epoch)."""
+    save_every: float | None = 10.0
+    """Minutes between states saved inside an epoch (a killed run resumes at the batch it had
+    reached); None: at epoch ends only. Single-process runs only."""
 
     def loop_problems(self) -> list[str]:
         """What is wrong with the shared fields, phrased as CLI flags (empty when nothing)."""
@@ -58,6 +64,10 @@ class LoopSettings:
             problems.append("--warmup must be in [0, 1)")
         if not 0.0 <= self.ema_decay < 1.0:
             problems.append("--ema-decay must be in [0, 1)")
+        if self.time_budget is not None and self.time_budget < 0:
+            problems.append("--time-budget must be >= 0 minutes")
+        if self.save_every is not None and self.save_every < 0:
+            problems.append("--save-every must be >= 0 minutes")
         from edgemath.augment import unknown_transforms
 
         if bad := unknown_transforms(self.transforms()):
@@ -214,8 +224,16 @@ def load_state(path: Path, settings: dict) -> dict:
     return state
 
 
+def _to_device(value, device: str):
+    """A saved value with every tensor in it (through dicts) moved to ``device``."""
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    return value.to(device) if hasattr(value, "to") else value
+
+
 def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on_best,
-        loss_fn=None, before_step=None, evaluate_fn=None, label: str = "train", state: Path | None = None):
+        loss_fn=None, before_step=None, evaluate_fn=None, label: str = "train", state: Path | None = None,
+        carry: dict[str, dict] | None = None):
     """The one training loop (train and compress use it): AdamW with two learning rates, linear
     warm-up and decay, dev accuracy after each epoch, ``on_best(acc, epoch)`` on improvement.
 
@@ -227,7 +245,9 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
     With ``state`` (a file), the loop saves itself there after every epoch and every
     ``cfg.save_every`` minutes inside one (a Math23k epoch on CPU is an hour: a killed run loses
     minutes, not the epoch), resumes from it when it exists, at the batch it had reached, and
-    raises ``Stopped`` after the first epoch past ``cfg.time_budget`` minutes."""
+    raises ``Stopped`` after the first epoch past ``cfg.time_budget`` minutes. ``carry``: dicts the
+    caller's hooks keep beside the model (a round's masks, its best student so far), saved with
+    the state and restored in place, so that a resumed run finds them as the killed one left them."""
     import torch
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -267,6 +287,9 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
         if saved.get("cuda_rng") is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(saved["cuda_rng"])
         best, history, step, first = saved["best"], saved["history"], saved["step"], saved["epoch"]
+        for name, kept in (carry or {}).items():
+            kept.clear()
+            kept.update(_to_device(saved["carry"][name], device))
         within = saved.get("within")  # saved inside epoch first + 1: its batches, the next one, the losses so far
         if rank == 0:
             at = f" and {within['next']} of its {len(within['batches'])} batches" if within else ""
@@ -282,7 +305,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
                    ema=ema.shadow if ema else None, ema_updates=ema.updates if ema else 0,
                    rng=rng.getstate(), torch_rng=torch.get_rng_state(),
                    cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                   within=within_epoch)
+                   within=within_epoch, carry=carry)
         last_save = time.time()
     quiet_bar, log_every = not console.is_terminal, max(1, per_epoch // 10)
     averaged = ema.applied if ema else (lambda m: contextlib.nullcontext(m))

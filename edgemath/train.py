@@ -59,19 +59,9 @@ class TrainConfig(LoopSettings):
     for texts both tokenizers cut alike), in the same units (0: off)."""
     attention_weight: float = 0.0
     """Weight of the last layer's attention-map KL, per head and token (0: off)."""
-    time_budget: float | None = None
-    """Minutes; stop cleanly at the end of the first epoch past it (``resume`` continues from the
-    state saved at the end of the last finished epoch, ``train_state.pt``)."""
-    save_every: float | None = 10.0
-    """Minutes between states saved inside an epoch (a killed run resumes at the batch it had
-    reached); None: at epoch ends only. Single-process runs only."""
 
     def __post_init__(self):
         problems = self.loop_problems()
-        if self.time_budget is not None and self.time_budget < 0:
-            problems.append("--time-budget must be >= 0 minutes")
-        if self.save_every is not None and self.save_every < 0:
-            problems.append("--save-every must be >= 0 minutes")
         if self.hidden < 4 or self.hidden % 4:
             problems.append("--hidden must be a positive multiple of 4 (the quantity mixer has 4 heads)")
         if self.encoder_layers is not None and self.encoder_layers < 1:

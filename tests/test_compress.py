@@ -111,6 +111,47 @@ def test_compress_stage_rounds_bake_and_resume(tiny_teacher, tmp_path):
         run(CompressConfig(**cfg))  # fresh: would replace the finished rounds
 
 
+def test_compress_stopped_and_killed_inside_a_round_resumes_exactly(tiny_teacher, tmp_path, monkeypatch):
+    """A round stopped on its time budget, then killed inside its last epoch (its masks fixed at the
+    final ratio, its best student kept from the epoch before), resumed: the same masks, losses and
+    weights as an uninterrupted run."""
+    from safetensors.torch import load_file
+
+    import edgemath.loop as loop
+    from edgemath.compress.run import CompressConfig, round_state, run
+
+    cfg = dict(teacher=tiny_teacher, data="asdiv-a:0", prune_heads=0.5, rounds=2, limit=32, epochs=3, batch_size=4,
+               refresh_every=1, prune_frac=0.5, device="cpu", save_every=0)
+    whole = run(CompressConfig(**cfg, out=tmp_path / "whole"))
+    parts = tmp_path / "parts"
+    run(CompressConfig(**cfg, out=parts, time_budget=0))  # stops after round 1's first epoch
+    assert round_state(parts, 1).is_file() and not (parts / "manifest.json").exists()
+
+    real, saves = loop.save_state, []
+
+    def save_then_die(path, **state):  # killed right after batch 3 of epoch 3 (epoch 2: 7 saves inside, 1 at its end)
+        real(path, **state)
+        saves.append(state["within"])
+        if len(saves) == 11:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "save_state", save_then_die)
+    with pytest.raises(KeyboardInterrupt):
+        run(CompressConfig(**cfg, out=parts, resume=True))
+    monkeypatch.setattr(loop, "save_state", real)
+    assert saves[-1]["next"] == 3 and not (parts / "rounds" / "round1" / "round.json").exists()
+
+    run(CompressConfig(**cfg, out=parts, resume=True))
+    want, got = (json.loads((d / "manifest.json").read_text())["metrics"] for d in (whole, parts))
+    assert not list((parts / "rounds").glob("*.state.pt")), "a finished round leaves no state behind"
+    for a, b in zip(want["rounds"], got["rounds"]):
+        assert a["kept_per_layer"] == b["kept_per_layer"] and a["dev_acc"] == b["dev_acc"]
+    for a, b in zip(want["histories"], got["histories"]):
+        assert [h["loss"] for h in a] == pytest.approx([h["loss"] for h in b], abs=1e-5)
+    w, g = (load_file(str(d / "checkpoint" / "decoder.safetensors")) for d in (whole, parts))
+    assert max((w[k] - g[k]).abs().max().item() for k in w) < 1e-4
+
+
 def test_compress_bad_args():
     from edgemath.compress.run import CompressConfig
 

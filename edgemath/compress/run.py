@@ -107,10 +107,17 @@ class CompressConfig(LoopSettings):
         self.teacher, self.out = Path(self.teacher), Path(self.out)
 
 
+def round_state(out: Path, k: int) -> Path:
+    """Where round k's loop saves itself while it runs (deleted once the round is written)."""
+    return out / "rounds" / f"round{k}.state.pt"
+
+
 def run_round(k, cfg, teacher, teacher_masks: dict, tok, examples, dev, device, console):
     """One round: distil teacher k into a student pruned from r_{k-1} to r_k (every TRAIN pruner
     moves on the same schedule). ``teacher_masks``: {pruner name: mask} of the TRAIN pruners of
-    this run, over the teacher's layers. Returns (student, its masks, the round's summary)."""
+    this run, over the teacher's layers. Returns (student, its masks, the round's summary).
+    The loop's state, with the masks where the schedule has moved them and the best student so
+    far, is saved as it goes (``round_state``): a killed or stopped round resumes where it was."""
     import torch
     import torch.nn.functional as F
 
@@ -139,11 +146,11 @@ def run_round(k, cfg, teacher, teacher_masks: dict, tok, examples, dev, device, 
             keep = p.select(importance(p, ev, cfg.scorer, cfg.seed + k), p.amount(k))
             layer_map = [layer_map[l] for l in p.bake(Target(student.encoder), keep)]
     masks = {name: m[layer_map].clone() for name, m in teacher_masks.items()}  # the surviving layers' rows
-    state = {"frac": frac_prev}
+    schedule = {"frac": frac_prev}
 
     def set_masks(frac):
         """Masks at fraction ``frac`` of the way to the final ratios (scored on the ungated student)."""
-        state["frac"] = frac
+        schedule["frac"] = frac
         ev = Evidence(student, score_batches, device)
         for p in trained:
             masks[p.name] = p.select(importance(p, ev, cfg.scorer, cfg.seed + k), p.ratio * frac)
@@ -181,14 +188,17 @@ def run_round(k, cfg, teacher, teacher_masks: dict, tok, examples, dev, device, 
         state is kept (the teacher was chosen by dev accuracy too: the same protocol)."""
         with gated(trained, student.encoder, masks) as kwargs:
             acc = accuracy(predict(student, tok, dev, device=device, **kwargs))
-        if state["frac"] == frac_k and acc > best["acc"]:
+        if schedule["frac"] == frac_k and acc > best["acc"]:
             best.update(acc=acc, state={k: v.detach().clone() for k, v in student.state_dict().items()},
                         masks={name: m.clone() for name, m in masks.items()})
         return acc
 
     t0 = time.time()
+    saved = round_state(cfg.out, k)
+    saved.parent.mkdir(parents=True, exist_ok=True)
     _, history = fit(student, tok, examples, dev, cfg, device, console, lambda acc, epoch: None, loss_fn=loss_fn,
-                     before_step=before_step, evaluate_fn=evaluate_fn, label=f"round {k}/{cfg.rounds}")
+                     before_step=before_step, evaluate_fn=evaluate_fn, label=f"round {k}/{cfg.rounds}",
+                     state=saved, carry={"schedule": schedule, "masks": masks, "best": best})
     if "state" not in best:  # no evaluation happened at r_k (very short runs): fix the masks there
         set_masks(frac_k)
         history.append({"note": "masks fixed at r_k after training", "dev_acc": evaluate_fn()})
@@ -212,7 +222,7 @@ def run(cfg: CompressConfig, console=None) -> Path:
     from edgemath.encoder_shapes import n_layers
     from edgemath.evaluate import accuracy, predict
     from edgemath.features import make_examples
-    from edgemath.loop import init_distributed, pick_device, world
+    from edgemath.loop import Stopped, init_distributed, pick_device, world
 
     console = console or Console(stderr=True)
     init_distributed()
@@ -255,10 +265,15 @@ def run(cfg: CompressConfig, console=None) -> Path:
         console.print(f"resuming after round {done[-1]} (dev {rows[-1]['dev_acc']:.4f})")
     prunes = any(p.when != AFTER for p in units)
     for k in range(len(done) + 1, cfg.rounds + 1 if prunes else 1):
-        student, masks, info = run_round(k, cfg, current, masks, tok, examples, dev, device, console)
+        try:
+            student, masks, info = run_round(k, cfg, current, masks, tok, examples, dev, device, console)
+        except Stopped as e:
+            console.print(f"[yellow]{e}[/]")
+            return cfg.out
         info.update(records.round_summary(cfg, k, student, masks))
         if rank == 0:
             records.save_round(student, tok, masks, trained_all, info, cfg.out / "rounds" / f"round{k}")
+            round_state(cfg.out, k).unlink(missing_ok=True)
         rows.append(info)
         current = student
     # bake: cut what the masks hide, then check the cut model against the masked one
