@@ -6,7 +6,9 @@
 # Step cost (bench/results/train-step-math23k-layers.json): an epoch of 1,312 steps is ~59 one-thread
 # minutes at 12 layers, 0.61x that at 6 and 0.45x at 4. A piece ends after the first epoch past BUDGET;
 # a run killed inside an epoch (a session's end) loses at most --save-every's 10 minutes: rerun to go on.
-# Dev decides (best epoch); the test split is scored once, at the end, greedy and beam 5.
+# Dev decides (best epoch); the test split is scored once, at the end, greedy and beam 5. Then the
+# student with 30% of heads removed, distilled from it (one round of CEPOCHS, pieces of BUDGET minutes
+# too: compress resumes inside a round), scored the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EM=${EM:-.venv/bin/edgemath}
@@ -27,11 +29,25 @@ if [ ! -f "$T/manifest.json" ]; then
     --out "$T" --resume --time-budget "$BUDGET" ${EXTRA:-} >> "$T.log" 2>&1 || true
   [ -f "$T/manifest.json" ] || { tail -n 2 "$T.log"; echo "not finished: rerun to go on"; exit 0; }
 fi
-name=$(basename "$T")
-for split in dev test; do
-  p=$T/predictions-math23k-$split.jsonl  # greedy; beam 5 beside it (-beam5)
-  [ -f "$p" ] || $EM evaluate "$T" $D --split "$split" --beam 1 --beam 5 | tee "$T/scores-$split.jsonl"
-  .venv/bin/python bench/error_classes.py "$p" --data math23k --split "$split" --run "$T" --examples 3 \
-    --json "bench/results/math23k-errors-$name-$split.json" > "$T/errors-$split.md"
-  head -n 20 "$T/errors-$split.md"
-done
+
+score() {  # score RUN: dev and test, greedy and beam 5, once; then the errors by cause
+  local run=$1 name split p
+  name=$(basename "$run")
+  for split in dev test; do
+    p=$run/predictions-math23k-$split.jsonl  # greedy; beam 5 beside it (-beam5)
+    [ -f "$p" ] || $EM evaluate "$run" $D --split "$split" --beam 1 --beam 5 | tee "$run/scores-$split.jsonl"
+    .venv/bin/python bench/error_classes.py "$p" --data math23k --split "$split" --run "$run" --examples 3 \
+      --json "bench/results/math23k-errors-$name-$split.json" > "$run/errors-$split.md"
+    head -n 20 "$run/errors-$split.md"
+  done
+}
+score "$T"
+
+S=$T-h0.3-kd
+if [ ! -f "$S/manifest.json" ]; then
+  echo "$(date +%T) student $S: a piece of $BUDGET min (log $S.log)"
+  $EM compress --teacher "$T" $D --prune-heads 0.3 --rounds 1 --epochs "${CEPOCHS:-2}" --alpha 0 \
+    --out "$S" --resume --time-budget "$BUDGET" >> "$S.log" 2>&1 || true
+  [ -f "$S/manifest.json" ] || { tail -n 2 "$S.log"; echo "not finished: rerun to go on"; exit 0; }
+fi
+score "$S"
