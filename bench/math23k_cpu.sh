@@ -42,6 +42,10 @@ score() {  # score RUN: dev and test, greedy and beam 5, once; then the errors b
   done
 }
 score "$T"
+# decoding alone, on dev: other stop thresholds, everywhere or only while text numbers are left unused
+j=bench/results/math23k-stop-$(basename "$T").json
+[ -f "$j" ] || .venv/bin/python bench/stop_threshold.py "$T:math23k" --thresholds 0.5 0.7 0.9 \
+  --unused-thresholds 0.7 0.9 0.99 --beam 5 --out "$j"
 
 S=$T-h0.3-kd
 if [ ! -f "$S/manifest.json" ]; then

@@ -319,10 +319,12 @@ class Solver(nn.Module):
 
     @torch.no_grad()
     def decode(self, batch: Batch, hidden: torch.Tensor | None = None,
-               head_mask: torch.Tensor | None = None, beam: int = 1, stop_threshold: float = 0.5) -> list[Tree]:
+               head_mask: torch.Tensor | None = None, beam: int = 1, stop_threshold: float = 0.5,
+               unused_stop_threshold: float | None = None) -> list[Tree]:
         """Greedy decoding (the best (op, i, j) each step, until the stop head's probability
-        passes ``stop_threshold``), or with ``beam`` > 1 the beam search of the runtime, one
-        problem at a time."""
+        passes ``stop_threshold``; ``unused_stop_threshold``, when given, is the threshold instead
+        while text numbers are left unused after the step), or with ``beam`` > 1 the beam search
+        of the runtime, one problem at a time."""
         check_width(beam)
         if beam > 1 and self.cfg.stop_unused:
             raise ValueError("beam search does not track unused numbers yet: decode a --stop-unused model greedily")
@@ -347,7 +349,11 @@ class Solver(nn.Module):
             op, rest = best // (m * m), best % (m * m)
             i, j = rest // m, rest % m
             new = e[ar, op, i, j]
-            stop = torch.sigmoid(dec.stop_logit(new, unused, i, j)) > stop_threshold
+            p_stop, cut = torch.sigmoid(dec.stop_logit(new, unused, i, j)), torch.full((b,), stop_threshold, device=q.device)
+            if unused_stop_threshold is not None:
+                left = unused.sum(1) - unused[ar, i].long() - (unused[ar, j] & (j != i)).long()
+                cut = torch.where(left > 0, unused_stop_threshold, cut)
+            stop = p_stop > cut
             unused = dec.mark_used(unused, i, j, grow=True)
             for k in range(b):
                 node = (cfg.ops[op[k]], trees[k][i[k]], trees[k][j[k]])

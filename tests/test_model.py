@@ -166,6 +166,10 @@ def test_stop_threshold_sets_how_sure_the_stop_head_must_be(tiny_encoder):
     assert steps(stop_threshold=0.7) == 2
     assert steps(stop_threshold=0.95) == 3
     assert steps(stop_threshold=1.01) == solver.cfg.max_steps == 5
+    # while text numbers are left unused the other threshold decides: "A 12 by 7 room costs 4
+    # dollars per foot." has three, and no step uses more than two, so the 0.6 of step 1 is not enough
+    assert steps(unused_stop_threshold=0.5) == 1
+    assert steps(unused_stop_threshold=0.7) >= 2
 
 
 def test_stop_unused_counts_the_text_numbers_no_step_has_used(tiny_encoder):
