@@ -446,6 +446,8 @@ def report(
     bench_problems: int = typer.Option(50, help="Dev problems timed per variant."),
     encoder: Optional[str] = typer.Option(None, help="Teacher encoder checkpoint or mpnet (default: MiniLM; Math23k: "
                                                        "`edgemath import-e5 --vocab-from math23k` output)."),
+    encoder_layers: Optional[int] = typer.Option(None, help="Teachers keep the encoder's first N layers (Math23k on CPU: 6)."),
+    const_min_count: Optional[int] = typer.Option(None, help="Teachers' train --const-min-count (Math23k: 10)."),
     init: Optional[str] = typer.Option(None, "--init", help="A finished run every teacher starts from (the \"+GSM8K\" "
                                        "protocol: a solver trained on `--data gsm8k`)."),
     equal_budget: bool = typer.Option(True, "--equal-budget/--no-equal-budget", help="Also train each teacher the "
@@ -468,7 +470,8 @@ def report(
                            compress_epochs=compress_epochs, rounds=rounds, alpha=alpha, prune_ffn=prune_ffn,
                            prune_vocab=prune_vocab, alphas=alphas_list, ablation=ablation, sweep_ratio=sweep_ratio,
                            bench_problems=bench_problems, device=device, data_dir=data_dir, encoder=encoder,
-                           init=init, equal_budget=equal_budget)
+                           init=init, equal_budget=equal_budget, encoder_layers=encoder_layers,
+                           const_min_count=const_min_count)
         build(cfg, err)
     except (DataError, CheckpointError, ParityError, ValueError) as e:
         _fail(str(e))

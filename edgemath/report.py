@@ -53,6 +53,10 @@ class ReportConfig:
     data_dir: str | None = None
     encoder: str | None = None
     """Teacher encoder checkpoint (default: the MiniLM package); tests use a tiny one."""
+    encoder_layers: int | None = None
+    """Teachers keep the encoder's first N layers (``train --encoder-layers``; Math23k's CPU plan: 6)."""
+    const_min_count: int | None = None
+    """Teachers' ``train --const-min-count`` (None: train's default; Math23k: 10)."""
     init: str | None = None
     """A finished run every teacher starts from (``train --init``), e.g. a solver trained on GSM8K
     train: the "+GSM8K" protocol, extra data reported beside the standard one."""
@@ -148,8 +152,10 @@ class Runner:
     def teacher(self, fold: int) -> Path:
         spec = self.cfg.spec(fold)
         name = "teacher" + ("-init-" + Path(self.cfg.init).name if self.cfg.init else "")
+        shape = {k: v for k, v in (("encoder_layers", self.cfg.encoder_layers),
+                                   ("const_min_count", self.cfg.const_min_count)) if v is not None}
         return self._train(f"teacher {spec}", spec, self._fold_dir(fold) / name, self.cfg.epochs,
-                           encoder=self.cfg.encoder, init=self.cfg.init)
+                           encoder=self.cfg.encoder, init=self.cfg.init, **shape)
 
     def budget_teacher(self, fold: int, teacher: Path) -> Path:
         """The teacher trained as many epochs more as each student trains (a fresh schedule)."""
@@ -159,11 +165,12 @@ class Runner:
                            init=str(teacher))
 
     def _train(self, what: str, spec: str, out: Path, epochs: int, encoder: str | None = None,
-               init: str | None = None) -> Path:
+               init: str | None = None, **shape) -> Path:
         from edgemath.train import TrainConfig, run
 
         tcfg = TrainConfig(data=spec, out=out, epochs=epochs, device=self.cfg.device, data_dir=self.cfg.data_dir,
-                           encoder=encoder, init=init, limit=self.cfg.limit, max_steps=self.cfg.max_steps, resume=True)
+                           encoder=encoder, init=init, limit=self.cfg.limit, max_steps=self.cfg.max_steps, resume=True,
+                           **shape)
         return self._find_or_make(what, "train", tcfg, _data_inputs(spec, self.cfg.data_dir), run)
 
     def student(self, fold: int, teacher: Path, ratio: float, name: str, **over) -> Path:

@@ -226,6 +226,9 @@ def command(cfg: dict) -> str:
         parts.append(f"--init {cfg['init']}")
     if cfg.get("encoder"):
         parts.append(f"--encoder {cfg['encoder']}")
+    for key in ("encoder_layers", "const_min_count"):
+        if cfg.get(key) is not None:
+            parts.append(f"--{key.replace('_', '-')} {cfg[key]}")
     if cfg.get("equal_budget") is False:
         parts.append("--no-equal-budget")
     return " ".join(parts)
