@@ -180,9 +180,14 @@ class DeductiveDecoder(nn.Module):
         s = self.stop(new).squeeze(-1)
         if not self.cfg.stop_unused:
             return s
-        ar = torch.arange(new.shape[0], device=new.device)
-        left = unused.sum(1) - unused[ar, i].long() - (unused[ar, j] & (j != i)).long()
+        left = self.numbers_left(unused, i, j)
         return s + self.unused_mlp(new + self.unused(left.clamp(max=UNUSED_BUCKETS - 1))).squeeze(-1)
+
+    @staticmethod
+    def numbers_left(unused: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
+        """Text numbers [B] still unused once quantities ``i``, ``j`` are used."""
+        ar = torch.arange(unused.shape[0], device=unused.device)
+        return unused.sum(1) - unused[ar, i].long() - (unused[ar, j] & (j != i)).long()
 
     @staticmethod
     def first_unused(num_mask: torch.Tensor, m: int) -> torch.Tensor:
@@ -349,11 +354,10 @@ class Solver(nn.Module):
             op, rest = best // (m * m), best % (m * m)
             i, j = rest // m, rest % m
             new = e[ar, op, i, j]
-            p_stop, cut = torch.sigmoid(dec.stop_logit(new, unused, i, j)), torch.full((b,), stop_threshold, device=q.device)
+            cut = torch.full((b,), stop_threshold, device=q.device)
             if unused_stop_threshold is not None:
-                left = unused.sum(1) - unused[ar, i].long() - (unused[ar, j] & (j != i)).long()
-                cut = torch.where(left > 0, unused_stop_threshold, cut)
-            stop = p_stop > cut
+                cut = torch.where(dec.numbers_left(unused, i, j) > 0, unused_stop_threshold, cut)
+            stop = torch.sigmoid(dec.stop_logit(new, unused, i, j)) > cut
             unused = dec.mark_used(unused, i, j, grow=True)
             for k in range(b):
                 node = (cfg.ops[op[k]], trees[k][i[k]], trees[k][j[k]])
