@@ -354,9 +354,8 @@ class Solver(nn.Module):
             op, rest = best // (m * m), best % (m * m)
             i, j = rest // m, rest % m
             new = e[ar, op, i, j]
-            cut = torch.full((b,), stop_threshold, device=q.device)
-            if unused_stop_threshold is not None:
-                cut = torch.where(dec.numbers_left(unused, i, j) > 0, unused_stop_threshold, cut)
+            cut = (stop_threshold if unused_stop_threshold is None
+                   else torch.where(dec.numbers_left(unused, i, j) > 0, unused_stop_threshold, stop_threshold))
             stop = torch.sigmoid(dec.stop_logit(new, unused, i, j)) > cut
             unused = dec.mark_used(unused, i, j, grow=True)
             for k in range(b):
