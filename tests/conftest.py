@@ -26,6 +26,28 @@ def tiny_encoder(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture
+def kill_after_save(monkeypatch):
+    """``kill_after_save(n)``: the training loop's process is killed (KeyboardInterrupt) right after
+    its n-th state save; returns the ``within`` of every save, filled as they happen. Saves after
+    the n-th (a resumed run's) go through as usual."""
+    import edgemath.loop as loop
+
+    real, saves = loop.save_state, []
+
+    def arm(n: int) -> list:
+        def save_then_die(path, **state):
+            real(path, **state)
+            saves.append(state["within"])
+            if len(saves) == n:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(loop, "save_state", save_then_die)
+        return saves
+
+    return arm
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED.is_dir():

@@ -111,13 +111,12 @@ def test_compress_stage_rounds_bake_and_resume(tiny_teacher, tmp_path):
         run(CompressConfig(**cfg))  # fresh: would replace the finished rounds
 
 
-def test_compress_stopped_and_killed_inside_a_round_resumes_exactly(tiny_teacher, tmp_path, monkeypatch):
+def test_compress_stopped_and_killed_inside_a_round_resumes_exactly(tiny_teacher, tmp_path, kill_after_save):
     """A round stopped on its time budget, then killed inside its last epoch (its masks fixed at the
     final ratio, its best student kept from the epoch before), resumed: the same masks, losses and
     weights as an uninterrupted run."""
     from safetensors.torch import load_file
 
-    import edgemath.loop as loop
     from edgemath.compress.run import CompressConfig, round_state, run
 
     cfg = dict(teacher=tiny_teacher, data="asdiv-a:0", prune_heads=0.5, rounds=2, limit=32, epochs=3, batch_size=4,
@@ -127,19 +126,10 @@ def test_compress_stopped_and_killed_inside_a_round_resumes_exactly(tiny_teacher
     run(CompressConfig(**cfg, out=parts, time_budget=0))  # stops after round 1's first epoch
     assert round_state(parts, 1).is_file() and not (parts / "manifest.json").exists()
 
-    real, saves = loop.save_state, []
-
-    def save_then_die(path, **state):  # killed right after batch 3 of epoch 3 (epoch 2: 7 saves inside, 1 at its end)
-        real(path, **state)
-        saves.append(state["within"])
-        if len(saves) == 11:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop, "save_state", save_then_die)
+    saves = kill_after_save(11)  # right after batch 3 of epoch 3 (epoch 2: 7 saves inside, 1 at its end)
     with pytest.raises(KeyboardInterrupt):
         run(CompressConfig(**cfg, out=parts, resume=True))
-    monkeypatch.setattr(loop, "save_state", real)
-    assert saves[-1]["next"] == 3 and not (parts / "rounds" / "round1" / "round.json").exists()
+    assert len(saves) == 11 and saves[-1]["next"] == 3 and not (parts / "rounds" / "round1" / "round.json").exists()
 
     run(CompressConfig(**cfg, out=parts, resume=True))
     want, got = (json.loads((d / "manifest.json").read_text())["metrics"] for d in (whole, parts))

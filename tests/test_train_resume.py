@@ -107,27 +107,16 @@ def test_init_starts_from_a_finished_run(tiny_encoder, tmp_path):
         TrainConfig(init=str(first), encoder=str(tiny_encoder))
 
 
-def test_killed_inside_an_epoch_resumes_at_its_batch(tiny_encoder, tmp_path, monkeypatch):
+def test_killed_inside_an_epoch_resumes_at_its_batch(tiny_encoder, tmp_path, kill_after_save):
     """With states saved inside epochs (--save-every 0: after every step) a run killed mid-epoch goes
     on from the batch it had reached and ends where an uninterrupted run ends."""
-    import edgemath.loop as loop
-
     whole = _run(tiny_encoder, tmp_path / "whole", epochs=2, batch_size=4)
     want = json.loads((whole / "manifest.json").read_text())["metrics"]
 
-    real, saved = loop.save_state, []
-
-    def save_then_die(path, **state):  # the process is killed right after its 6th save
-        real(path, **state)
-        saved.append(state["within"])
-        if len(saved) == 6:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(loop, "save_state", save_then_die)
+    saved = kill_after_save(6)  # the process is killed right after its 6th save
     with pytest.raises(KeyboardInterrupt):
         _run(tiny_encoder, tmp_path / "parts", epochs=2, batch_size=4, save_every=0)
-    monkeypatch.setattr(loop, "save_state", real)
-    assert saved[-1] is not None and saved[-1]["next"] == 6, "the 6th save is inside epoch 1 (8 batches)"
+    assert len(saved) == 6 and saved[-1] is not None and saved[-1]["next"] == 6, "the 6th save is inside epoch 1 (8 batches)"
     assert not (tmp_path / "parts" / "manifest.json").exists()
 
     _run(tiny_encoder, tmp_path / "parts", epochs=2, batch_size=4, save_every=0, resume=True)
