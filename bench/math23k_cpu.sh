@@ -22,13 +22,15 @@ mkdir -p "$RUNS/logs"
 . bench/jobs.sh
 
 job e5-iso "$E" $EM import-e5 --out "$E" --vocab-from math23k --isolate-numbers $D
-if [ ! -f "$T/manifest.json" ]; then
-  echo "$(date +%T) teacher $T: a piece of $BUDGET min (log $T.log)"
+piece() {  # piece WHAT OUT CMD...: a piece of BUDGET minutes of a resumable run, until OUT has a manifest
+  local what=$1 out=$2; shift 2
+  [ -f "$out/manifest.json" ] && return 0
+  echo "$(date +%T) $what $out: a piece of $BUDGET min (log $out.log)"
   # exit 0 with no manifest: stopped on the budget, state saved; the next run goes on
-  $EM train $D --encoder "$E" --encoder-layers "$LAYERS" --const-min-count 10 --epochs "$EPOCHS" \
-    --out "$T" --resume --time-budget "$BUDGET" ${EXTRA:-} >> "$T.log" 2>&1 || true
-  [ -f "$T/manifest.json" ] || { tail -n 2 "$T.log"; echo "not finished: rerun to go on"; exit 0; }
-fi
+  "$@" --out "$out" --resume --time-budget "$BUDGET" >> "$out.log" 2>&1 || true
+  [ -f "$out/manifest.json" ] || { tail -n 2 "$out.log"; echo "not finished: rerun to go on"; exit 0; }
+}
+piece teacher "$T" $EM train $D --encoder "$E" --encoder-layers "$LAYERS" --const-min-count 10 --epochs "$EPOCHS" ${EXTRA:-}
 
 score() {  # score RUN: dev and test, greedy and beam 5, once; then the errors by cause
   local run=$1 name split p
@@ -48,10 +50,5 @@ j=bench/results/math23k-stop-$(basename "$T").json
   --unused-thresholds 0.7 0.9 0.99 --beam 5 --out "$j"
 
 S=$T-h0.3-kd
-if [ ! -f "$S/manifest.json" ]; then
-  echo "$(date +%T) student $S: a piece of $BUDGET min (log $S.log)"
-  $EM compress --teacher "$T" $D --prune-heads 0.3 --rounds 1 --epochs "${CEPOCHS:-2}" --alpha 0 \
-    --out "$S" --resume --time-budget "$BUDGET" >> "$S.log" 2>&1 || true
-  [ -f "$S/manifest.json" ] || { tail -n 2 "$S.log"; echo "not finished: rerun to go on"; exit 0; }
-fi
+piece student "$S" $EM compress --teacher "$T" $D --prune-heads 0.3 --rounds 1 --epochs "${CEPOCHS:-2}" --alpha 0
 score "$S"
