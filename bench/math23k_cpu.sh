@@ -21,7 +21,7 @@ T=${OUT:-$RUNS/math23k-iso-l$LAYERS-e$EPOCHS}
 mkdir -p "$RUNS/logs"
 . bench/jobs.sh
 
-job e5-iso "$E" $EM import-e5 --out "$E" --vocab-from math23k --isolate-numbers $D
+job e5-iso "$E" $EM import-e5 --out "$E" --vocab-from math23k --isolate-numbers --data-dir "${DATA:-../shared/data}"
 piece() {  # piece WHAT OUT CMD...: a piece of BUDGET minutes of a resumable run, until OUT has a manifest
   local what=$1 out=$2; shift 2
   [ -f "$out/manifest.json" ] && return 0
