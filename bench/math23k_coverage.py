@@ -4,7 +4,7 @@ cannot produce (a ceiling on its accuracy); digits in the text that the number r
 as a number; and the numbers whose tokens also cover characters beside them (the issue's
 "about 11%"), with examples.
 
-    python bench/math23k_coverage.py [--encoder runs/e5-math23k] [--const-min-count 10] [--out bench/results/math23k-coverage.json]
+    python bench/math23k_coverage.py [--encoder runs/e5-math23k] [--const-min-count 10] [--percent-fraction] [--out bench/results/math23k-coverage.json]
 
 The encoder folder comes from `edgemath import-e5 --out runs/e5-math23k --vocab-from math23k`
 (the teacher's tokenizer); the decoder's constants are learned from train as `edgemath train
@@ -54,13 +54,14 @@ def main() -> None:
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--data-dir", default=None)
     ap.add_argument("--examples", type=int, default=3)
+    ap.add_argument("--percent-fraction", action="store_true", help="a percent read as its fraction (train --percent-fraction)")
     ap.add_argument("--out", type=Path, default=Path("bench/results/math23k-coverage.json"))
     a = ap.parse_args()
     splits = load_splits("math23k", a.data_dir)
-    tok = ProblemTokenizer.from_file(a.encoder / "tokenizer.json", a.max_length)
+    tok = ProblemTokenizer.from_file(a.encoder / "tokenizer.json", a.max_length, a.percent_fraction)
     train = splits.train.problems
-    ops, consts = learn_vocab([p for p in train if p.trainable], a.const_min_count)
-    cfg = DecoderConfig(ops=ops, constants=consts)
+    ops, consts = learn_vocab([p for p in train if p.trainable], a.const_min_count, a.percent_fraction)
+    cfg = DecoderConfig(ops=ops, constants=consts, percent_fraction=a.percent_fraction)
     _, skipped = make_examples(train, tok, cfg)
     kind = lambda r: "constant outside the decoder's set" if r.startswith("constant ") else r
     kinds = Counter(kind(r) for r in skipped.elements())
@@ -79,7 +80,9 @@ def main() -> None:
                 examples.append({"id": p.id, **s})
     unread = [(p.id, p.text, u) for p in train if (u := unread_digits(p.text))]
     total_spilled = sum(spilled.values())
-    res = {"train_problems": len(train), "ops": ops, "constants": consts, "const_min_count": a.const_min_count,
+    steps = Counter(len(s) for _, s in make_examples(train, tok, cfg)[0])
+    res = {"percent_fraction": a.percent_fraction, "train_problems": len(train),
+           "train_steps": sum(k * n for k, n in steps.items()), "ops": ops, "constants": consts, "const_min_count": a.const_min_count,
            "skipped": sum(skipped.values()), "skipped_by_kind": dict(kinds.most_common()),
            "missing_constants": dict(constants.most_common()),
            **{f"{name}_problems": len(getattr(splits, name).problems) for name in held},
@@ -90,7 +93,7 @@ def main() -> None:
            "numbers": numbers, "numbers_whose_tokens_spill": total_spilled,
            "spill_share": round(total_spilled / max(1, numbers), 4),
            "spill_patterns": dict(spilled.most_common(15)), "spill_examples": examples}
-    print(f"train {len(train)}: {res['skipped']} skipped; constants {consts}")
+    print(f"train {len(train)}: {res['skipped']} skipped, {res['train_steps']} gold steps; constants {consts}")
     for k, n in kinds.most_common():
         print(f"  {n:5d}  {k}")
     print("  missing constants:", ", ".join(f"{c} ({n})" for c, n in constants.most_common(12)))

@@ -68,7 +68,8 @@ def read_solver_meta(path: Path) -> tuple[dict, int]:
 def load_vocab(path: Path) -> tuple[DecoderConfig, ProblemTokenizer]:
     """A checkpoint's decoder config and tokenizer, without its weights: what it can read and write."""
     meta, max_length = read_solver_meta(path)
-    return DecoderConfig(**meta), ProblemTokenizer.from_file(check_checkpoint_dir(path) / "tokenizer.json", max_length)
+    cfg = DecoderConfig(**meta)
+    return cfg, ProblemTokenizer.from_file(check_checkpoint_dir(path) / "tokenizer.json", max_length, cfg.percent_fraction)
 
 
 def load_solver(path: Path, device: str = "cpu") -> tuple[Solver, ProblemTokenizer]:

@@ -86,6 +86,9 @@ def train(
     stop_unused: bool = typer.Option(TrainConfig.stop_unused, "--stop-unused", help="The stop head also sees how many text "
                                      "numbers no step has used yet (PyTorch only so far: such a model does not export).",
                                      rich_help_panel="Model"),
+    percent_fraction: bool = typer.Option(TrainConfig.percent_fraction, "--percent-fraction", help="Read a percent as its "
+                                          "fraction (\"20%\" -> 0.2): no /100 step to learn (Math23k); the model's "
+                                          "solver.json tells every runtime to read numbers so.", rich_help_panel="Model"),
     teacher: Optional[Path] = typer.Option(None, help="Distil from a finished run of any encoder (e.g. an MPNet teacher): "
                                            "its step scores and number states, computed once and cached.", rich_help_panel="Distillation"),
     tau: float = typer.Option(TrainConfig.tau, help="Temperature of the step-score KL.", rich_help_panel="Distillation"),
@@ -116,7 +119,7 @@ def train(
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, encoder_layers=encoder_layers, hidden=hidden, quantity_layers=quantity_layers,
                           const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, label_smoothing=label_smoothing, equivalents=equivalents, stop_unused=stop_unused,
-                          resume=resume, time_budget=time_budget, save_every=save_every, teacher=str(teacher) if teacher else None, tau=tau,
+                          percent_fraction=percent_fraction, resume=resume, time_budget=time_budget, save_every=save_every, teacher=str(teacher) if teacher else None, tau=tau,
                           lambda1=lambda1, lambda2=lambda2, gamma=gamma,
                           token_gamma=token_gamma, attention_weight=attention_weight)
         run(cfg, err)
@@ -448,6 +451,7 @@ def report(
                                                        "`edgemath import-e5 --vocab-from math23k` output)."),
     encoder_layers: Optional[int] = typer.Option(None, help="Teachers keep the encoder's first N layers (Math23k on CPU: 6)."),
     const_min_count: Optional[int] = typer.Option(None, help="Teachers' train --const-min-count (Math23k: 10)."),
+    percent_fraction: bool = typer.Option(False, "--percent-fraction", help="Teachers' train --percent-fraction (Math23k)."),
     init: Optional[str] = typer.Option(None, "--init", help="A finished run every teacher starts from (the \"+GSM8K\" "
                                        "protocol: a solver trained on `--data gsm8k`)."),
     equal_budget: bool = typer.Option(True, "--equal-budget/--no-equal-budget", help="Also train each teacher the "
@@ -471,7 +475,7 @@ def report(
                            prune_vocab=prune_vocab, alphas=alphas_list, ablation=ablation, sweep_ratio=sweep_ratio,
                            bench_problems=bench_problems, device=device, data_dir=data_dir, encoder=encoder,
                            init=init, equal_budget=equal_budget, encoder_layers=encoder_layers,
-                           const_min_count=const_min_count)
+                           const_min_count=const_min_count, percent_fraction=percent_fraction)
         build(cfg, err)
     except (DataError, CheckpointError, ParityError, ValueError) as e:
         _fail(str(e))

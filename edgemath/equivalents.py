@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import random
 
-from edgemath.runtime.expression import ExpressionError, Tree, answers_match, evaluate
+from typing import Sequence
+
+from edgemath.runtime.expression import ExpressionError, Tree, answers_match, evaluate, is_slot, slot_index
 
 _SEARCH = 64
 """Trees explored per problem: a long chain of sums has factorially many bracketings."""
@@ -74,6 +76,20 @@ def equivalent_trees(tree: Tree, numbers: list[float]) -> list[Tree]:
                     out.append(u)
         frontier = nxt
     return out
+
+
+def percent_as_fraction(tree: Tree, percent: Sequence[bool]) -> Tree:
+    """The gold equation over slots that hold a percent's fraction (``DecoderConfig.percent_fraction``):
+    ``/ nK 100`` becomes ``nK``, any other use of such a slot ``* nK 100`` (the value as written)."""
+    def pct(t: Tree) -> bool:
+        return isinstance(t, str) and is_slot(t) and slot_index(t) < len(percent) and percent[slot_index(t)]
+
+    if isinstance(tree, str):
+        return ("*", tree, "100") if pct(tree) else tree
+    op, a, b = tree
+    if op == "/" and b == "100" and pct(a):
+        return a
+    return (op, percent_as_fraction(a, percent), percent_as_fraction(b, percent))
 
 
 class Alternatives(tuple):

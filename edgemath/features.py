@@ -6,7 +6,7 @@ from collections import Counter
 import torch
 
 from edgemath.data import Problem
-from edgemath.equivalents import Alternatives, equivalent_trees
+from edgemath.equivalents import Alternatives, equivalent_trees, percent_as_fraction
 from edgemath.model import Batch, DecoderConfig, tree_to_steps
 from edgemath.runtime.expression import is_slot, parse_prefix, slot_index
 from edgemath.runtime.solver import collate_np
@@ -17,10 +17,16 @@ def encode_all(problems: list[Problem], tok: ProblemTokenizer) -> list[Encoded]:
     return [tok.encode(p.text) for p in problems]
 
 
+def gold_tree(p: Problem, enc: Encoded, cfg: DecoderConfig):
+    """The gold equation over the numbers as the model reads them (a percent as its fraction or not)."""
+    tree = parse_prefix(p.equation)
+    return percent_as_fraction(tree, [n.percent for n in enc.numbers]) if cfg.percent_fraction else tree
+
+
 def gold_steps(p: Problem, enc: Encoded, cfg: DecoderConfig):
     if not p.equation or not p.trainable:
         return None
-    steps = tree_to_steps(parse_prefix(p.equation), len(enc.numbers), cfg.constants, cfg.ops)
+    steps = tree_to_steps(gold_tree(p, enc, cfg), len(enc.numbers), cfg.constants, cfg.ops)
     if steps is None or len(steps) > cfg.max_steps:
         return None
     # a number cut off by truncation cannot be pointed at
@@ -33,7 +39,7 @@ def untrainable_reason(p: Problem, enc: Encoded, cfg: DecoderConfig) -> str:
     """Why ``gold_steps`` gives None for ``p``, in words (the skip counts of `train` and `data`)."""
     if not p.equation or not p.trainable:
         return "no equation that reproduces the answer (kept for scoring only)"
-    tree = parse_prefix(p.equation)
+    tree = gold_tree(p, enc, cfg)
     stack = [tree]
     while stack:
         t = stack.pop()
@@ -62,7 +68,8 @@ def gold_alternatives(p: Problem, enc: Encoded, cfg: DecoderConfig, limit: int):
     if first is None or limit <= 1:
         return first
     forms = [first]
-    for tree in equivalent_trees(parse_prefix(p.equation), p.numbers)[1:]:
+    values = [n.value for n in enc.numbers] if cfg.percent_fraction else p.numbers
+    for tree in equivalent_trees(gold_tree(p, enc, cfg), values)[1:]:
         steps = tree_to_steps(tree, len(enc.numbers), cfg.constants, cfg.ops)
         if steps and len(steps) <= cfg.max_steps and steps not in forms:
             forms.append(steps)

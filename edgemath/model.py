@@ -48,6 +48,9 @@ class DecoderConfig:
     """The stop head also sees how many of the text's numbers no step has used once the new
     quantity is made (the new quantity's vector alone does not say that a number is left).
     Greedy decoding in PyTorch only so far: export and beam search refuse such a model."""
+    percent_fraction: bool = False
+    """Number slots hold a percent as its fraction ("20%" -> 0.2): the gold ``/ n 100`` step is
+    gone (``equivalents.percent_as_fraction``); the tokenizer and both runtimes read numbers so."""
 
 
 class PairScorer(nn.Module):

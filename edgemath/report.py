@@ -57,6 +57,8 @@ class ReportConfig:
     """Teachers keep the encoder's first N layers (``train --encoder-layers``; Math23k's CPU plan: 6)."""
     const_min_count: int | None = None
     """Teachers' ``train --const-min-count`` (None: train's default; Math23k: 10)."""
+    percent_fraction: bool = False
+    """Teachers read a percent as its fraction (``train --percent-fraction``; students inherit it)."""
     init: str | None = None
     """A finished run every teacher starts from (``train --init``), e.g. a solver trained on GSM8K
     train: the "+GSM8K" protocol, extra data reported beside the standard one."""
@@ -153,7 +155,8 @@ class Runner:
         spec = self.cfg.spec(fold)
         name = "teacher" + ("-init-" + Path(self.cfg.init).name if self.cfg.init else "")
         shape = {k: v for k, v in (("encoder_layers", self.cfg.encoder_layers),
-                                   ("const_min_count", self.cfg.const_min_count)) if v is not None}
+                                   ("const_min_count", self.cfg.const_min_count),
+                                   ("percent_fraction", self.cfg.percent_fraction or None)) if v is not None}
         return self._train(f"teacher {spec}", spec, self._fold_dir(fold) / name, self.cfg.epochs,
                            encoder=self.cfg.encoder, init=self.cfg.init, **shape)
 

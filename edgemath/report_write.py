@@ -229,6 +229,8 @@ def command(cfg: dict) -> str:
     for key in ("encoder_layers", "const_min_count"):
         if cfg.get(key) is not None:
             parts.append(f"--{key.replace('_', '-')} {cfg[key]}")
+    if cfg.get("percent_fraction"):
+        parts.append("--percent-fraction")
     if cfg.get("equal_budget") is False:
         parts.append("--no-equal-budget")
     return " ".join(parts)

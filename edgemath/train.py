@@ -14,7 +14,9 @@ from typing import NamedTuple
 from edgemath.data import Problem, Splits, load_splits
 from edgemath.loop import STATE, LoopSettings, Stopped, check_same_settings, fit, pick_device
 from edgemath.manifest import file_sha256, read_manifest, refuse_to_replace, write_manifest
-from edgemath.runtime.expression import OPERATORS, is_slot
+from edgemath.equivalents import percent_as_fraction
+from edgemath.runtime.expression import OPERATORS, is_slot, parse_prefix, to_prefix
+from edgemath.runtime.numbers import extract_numbers
 
 
 @dataclass
@@ -43,6 +45,8 @@ class TrainConfig(LoopSettings):
     """Equivalent forms of each gold equation to teach, one drawn per epoch (1: the annotated one)."""
     stop_unused: bool = False
     """The stop head also sees how many text numbers are still unused (model.DecoderConfig)."""
+    percent_fraction: bool = False
+    """Read a percent as its fraction ("20%" -> 0.2; gold ``/ n 100`` steps dropped; model.DecoderConfig)."""
     teacher: str | None = None
     """A finished run of any encoder to distil from (``edgemath.kd``): its step scores (KL at ``tau``)
     and number states (MSE through a learned projection) join the task loss; its outputs are
@@ -91,12 +95,17 @@ class TrainConfig(LoopSettings):
         self.out = Path(self.out)
 
 
-def learn_vocab(problems: list[Problem], min_count: int) -> tuple[list[str], list[str]]:
-    """Operators and constants the training equations use (constants by frequency)."""
+def learn_vocab(problems: list[Problem], min_count: int, percent_fraction: bool = False) -> tuple[list[str], list[str]]:
+    """Operators and constants the training equations use (constants by frequency), read as the
+    model will read them (``percent_fraction``: with no ``/ n 100`` step for a text percent)."""
     consts: Counter[str] = Counter()
     ops: set[str] = set()
     for p in problems:
-        for tok in p.equation or []:
+        equation = p.equation or []
+        if percent_fraction and equation:
+            percent = [n.percent for n in extract_numbers(p.text)]
+            equation = to_prefix(percent_as_fraction(parse_prefix(equation), percent))
+        for tok in equation:
             if tok in OPERATORS:
                 ops.add(tok)
             elif not is_slot(tok):
@@ -113,7 +122,8 @@ def inherited_settings(init: Path) -> dict:
 
     meta, max_length = read_solver_meta(init)
     return {"hidden": meta["hidden"], "quantity_layers": meta["quantity_layers"], "max_length": max_length,
-            "const_min_count": None, "constants": meta["constants"], "stop_unused": meta.get("stop_unused", False)}
+            "const_min_count": None, "constants": meta["constants"], "stop_unused": meta.get("stop_unused", False),
+            "percent_fraction": meta.get("percent_fraction", False)}
 
 
 def recorded_config(cfg: TrainConfig) -> dict:
@@ -154,10 +164,11 @@ def build_solver(cfg: TrainConfig, train: list[Problem], vocab: tuple[list[str],
         if cfg.encoder_layers > n:
             raise ValueError(f"--encoder-layers {cfg.encoder_layers}: {enc_path} has only {n} layers")
         drop_layers(encoder, list(range(cfg.encoder_layers)))
-    ops, consts = vocab or learn_vocab(train, cfg.const_min_count)
+    ops, consts = vocab or learn_vocab(train, cfg.const_min_count, cfg.percent_fraction)
     dcfg = DecoderConfig(hidden=cfg.hidden, ops=ops, constants=consts, quantity_layers=cfg.quantity_layers,
-                         encoder_hidden=encoder.config.hidden_size, stop_unused=cfg.stop_unused)
-    tok = ProblemTokenizer.from_file(enc_path / "tokenizer.json", cfg.max_length)
+                         encoder_hidden=encoder.config.hidden_size, stop_unused=cfg.stop_unused,
+                         percent_fraction=cfg.percent_fraction)
+    tok = ProblemTokenizer.from_file(enc_path / "tokenizer.json", cfg.max_length, cfg.percent_fraction)
     return Solver(encoder, dcfg), tok, enc_path
 
 
@@ -228,6 +239,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
     if cfg.limit:
         train, dev = train[: cfg.limit], dev[: cfg.limit]
     train, augmented = cfg.train_problems(train)
+    from edgemath.checkpoint import read_solver_meta
+
     vocab = teacher_vocab(cfg)
     if cfg.init:
         from edgemath.checkpoint import load_solver
@@ -235,12 +248,18 @@ def prepare(cfg: TrainConfig) -> Prepared:
         solver, tok = load_solver(Path(cfg.init))
         if cfg.stop_unused and not solver.cfg.stop_unused:
             raise ValueError(f"--stop-unused: {cfg.init} was trained without it, and --init keeps its decoder")
+        if cfg.percent_fraction and not solver.cfg.percent_fraction:
+            raise ValueError(f"--percent-fraction: {cfg.init} reads a percent as written, and --init keeps its reading")
         solver.train()
     else:
         solver, tok, _ = build_solver(cfg, [p for p in train if p.trainable], vocab)
     if vocab and vocab[0] != solver.cfg.ops:
         raise ValueError(f"--teacher {cfg.teacher} decodes with ops {vocab[0]}, --init {cfg.init} with "
                          f"{solver.cfg.ops}: the step scores must range over the same operators")
+    if cfg.teacher and (t_pf := read_solver_meta(Path(cfg.teacher))[0].get("percent_fraction", False)) != solver.cfg.percent_fraction:
+        raise ValueError(f"--teacher {cfg.teacher} reads a percent {'as its fraction' if t_pf else 'as written'}, this student "
+                         f"{'as its fraction' if solver.cfg.percent_fraction else 'as written'}: their gold steps differ, so "
+                         f"the step scores cannot be matched; give the student the teacher's --percent-fraction")
     # other constant sets are fine: the teacher's scores are mapped onto the student's constants by value
     kept, examples, skipped = expressible(train, tok, solver.cfg, equivalents=cfg.equivalents)
     if not examples:

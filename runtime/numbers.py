@@ -4,7 +4,8 @@ The same function reads numbers at training time (to build number slots from dat
 and at solving time (from a user's text), so the two can never disagree.
 
 A number is taken as written: "25%" is 25 with ``percent=True`` (the solver learns the
-/100 step, as the English datasets annotate it), "(1/6)" and "1/2" are one fraction
+/100 step, as the English datasets annotate it), or 0.25 with ``percent_fraction`` (a model
+trained so, e.g. on Math23k, where a percent is a problem's most common number form), "(1/6)" and "1/2" are one fraction
 quantity, "2 1/2" and Math23k's "1(5/6)" one mixed number, "3,400" is 3400, "-2.5" is negative when the minus sign is not a binary operator.
 """
 from __future__ import annotations
@@ -58,8 +59,9 @@ def _sign_allowed(text: str, start: int) -> bool:
     return not prev or not (prev[-1].isdigit() or prev[-1] in ").%")
 
 
-def extract_numbers(text: str) -> list[Number]:
-    """All numbers in ``text`` in order of appearance. Never raises on any string."""
+def extract_numbers(text: str, percent_fraction: bool = False) -> list[Number]:
+    """All numbers in ``text`` in order of appearance; with ``percent_fraction`` a percent's value
+    is its fraction ("25%" -> 0.25). Never raises on any string."""
     out: list[Number] = []
     for m in _NUMBER.finditer(text):
         g = m.groupdict()
@@ -89,6 +91,8 @@ def extract_numbers(text: str) -> list[Number]:
                 value = -value
             else:
                 start += 1
+        if percent_fraction and g["percent"]:
+            value /= 100
         if not math.isfinite(value):
             continue
         out.append(Number(value, start, m.end(), text[start : m.end()], bool(g["percent"])))

@@ -28,15 +28,17 @@ class Encoded:
 class ProblemTokenizer:
     """A ``tokenizers`` tokenizer plus the mapping from each extracted number to its tokens."""
 
-    def __init__(self, tokenizer: Tokenizer, max_length: int = 256):
+    def __init__(self, tokenizer: Tokenizer, max_length: int = 256, percent_fraction: bool = False):
         self.tok = tokenizer
         self.tok.no_padding()
         self.tok.no_truncation()
         self.max_length = max_length
+        self.percent_fraction = percent_fraction
+        """Numbers are read with a percent as its fraction (solver.json's ``percent_fraction``)."""
 
     @classmethod
-    def from_file(cls, path: str | Path, max_length: int = 256) -> "ProblemTokenizer":
-        return cls(Tokenizer.from_file(str(path)), max_length)
+    def from_file(cls, path: str | Path, max_length: int = 256, percent_fraction: bool = False) -> "ProblemTokenizer":
+        return cls(Tokenizer.from_file(str(path)), max_length, percent_fraction)
 
     def save(self, path: str | Path) -> None:
         self.tok.save(str(path))
@@ -50,7 +52,7 @@ class ProblemTokenizer:
         return next((i for i in ids if i is not None), 0)
 
     def encode(self, text: str) -> Encoded:
-        numbers = extract_numbers(text)
+        numbers = extract_numbers(text, self.percent_fraction)
         enc = self.tok.encode(text)
         ids, offsets = list(enc.ids), list(enc.offsets)
         truncated = len(ids) > self.max_length

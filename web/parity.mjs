@@ -41,7 +41,7 @@ if (flag === "--hidden") {
 const out = [];
 for (const line of lines) {
   const { id, text } = JSON.parse(line);
-  const enc = encodeProblem(tok, text, meta.max_length ?? 256);
+  const enc = encodeProblem(tok, text, meta.max_length ?? 256, meta.percent_fraction ?? false);
   const row = { id, ids: enc.ids, numbers: enc.numbers.map((n) => [n.value, n.start, n.end, n.text, n.percent]),
     spans: enc.spans, truncated: enc.truncated };
   if (solver) {

@@ -90,7 +90,7 @@ def remap_tokenizer(tok: ProblemTokenizer, keep: list[int]) -> ProblemTokenizer:
             post[name] = [post[name][0], new_id[post[name][1]]]
     if spec.get("padding"):
         spec["padding"]["pad_id"] = new_id.get(spec["padding"]["pad_id"], 0)
-    return ProblemTokenizer(Tokenizer.from_str(json.dumps(spec)), tok.max_length)
+    return ProblemTokenizer(Tokenizer.from_str(json.dumps(spec)), tok.max_length, tok.percent_fraction)
 
 
 def prune_vocab(encoder, tok: ProblemTokenizer, keep: list[int]) -> ProblemTokenizer:

@@ -120,8 +120,9 @@ function signAllowed(text, start) { // start: UTF-16 index of the "-"
   return !(isPyDigit(p) || ").%".includes(p));
 }
 
-/** All numbers in `text` in order: {value, start, end, text, percent}; start/end in code points. */
-export function extractNumbers(text) {
+/** All numbers in `text` in order: {value, start, end, text, percent}; start/end in code points.
+ * With `percentFraction` (solver.json's percent_fraction) a percent's value is its fraction. */
+export function extractNumbers(text, percentFraction = false) {
   const cpi = codePointIndex(text);
   const out = [];
   for (const m of text.matchAll(NUMBER)) {
@@ -151,6 +152,7 @@ export function extractNumbers(text) {
       if (signAllowed(text, start)) value = -value;
       else start += 1;
     }
+    if (percentFraction && g.percent !== undefined) value /= 100;
     if (!Number.isFinite(value)) continue;
     out.push({ value, start: cpi[start], end: cpi[end], text: text.slice(start, end), percent: g.percent !== undefined });
   }
@@ -404,8 +406,8 @@ export class Tokenizer {
 }
 
 /** runtime.tokenize.ProblemTokenizer.encode: ids (truncated to maxLength), numbers, spans. */
-export function encodeProblem(tok, text, maxLength = 256) {
-  const numbers = extractNumbers(text);
+export function encodeProblem(tok, text, maxLength = 256, percentFraction = false) {
+  const numbers = extractNumbers(text, percentFraction);
   let { ids, offsets } = tok.encode(text);
   const truncated = ids.length > maxLength;
   if (truncated) { // keep the opening special ... and the closing one
@@ -452,12 +454,13 @@ export class Solver {
     this.maxSteps = meta.max_steps;
     this.maxNumbers = meta.max_numbers ?? 24;
     this.maxLength = meta.max_length ?? 256;
+    this.percentFraction = meta.percent_fraction ?? false;
     this.tok = tok;
     this.padId = tok.tokenToId("[PAD]") ?? tok.tokenToId("<pad>") ?? 0;
     this.wantsTokenTypes = sessions["encoder.onnx"].inputNames.includes("token_type_ids");
   }
 
-  encode(text) { return encodeProblem(this.tok, text, this.maxLength); }
+  encode(text) { return encodeProblem(this.tok, text, this.maxLength, this.percentFraction); }
 
   /** Greedy deductive decoding of one encoded problem: {tree, margins, picks}: per step, the top-1
    * minus top-2 score and the flat (op, i, j) index picked. */
