@@ -56,19 +56,24 @@ def error_class(pred: list[str], gold: list[str]) -> str:
     return "same numbers and operators, other order"
 
 
-def out_of_reach(run: Path, problems: list) -> dict[str, str]:
-    """Problem id -> why the run's decoder cannot write its gold equation (only those it cannot)."""
+def read_by_run(run: Path, problems: list) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """What the run's decoder makes of each gold equation: problem id -> why it cannot write it
+    (only those it cannot), and id -> the gold equation as the run reads the numbers (a percent's
+    ``/ nK 100`` gone for a ``--percent-fraction`` run), so a prediction is compared like with like."""
     from edgemath.checkpoint import load_vocab
-    from edgemath.features import gold_steps, untrainable_reason
+    from edgemath.features import gold_steps, gold_tree, untrainable_reason
+    from edgemath.runtime.expression import to_prefix
 
     cfg, tok = load_vocab(run)
-    out = {}
+    reach, equations = {}, {}
     for p in problems:
         enc = tok.encode(p.text)
+        if p.equation:
+            equations[p.id] = to_prefix(gold_tree(p, enc, cfg))
         if gold_steps(p, enc, cfg) is None:
             reason = untrainable_reason(p, enc, cfg)
-            out[p.id] = "out of reach: " + (re.sub(r"^constant \S+", "a constant", reason))
-    return out
+            reach[p.id] = "out of reach: " + (re.sub(r"^constant \S+", "a constant", reason))
+    return reach, equations
 
 
 def form_table(preds: list[dict], gold: dict) -> list[dict]:
@@ -111,7 +116,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"{len(unknown)} predictions are not {args.data} {args.split} problems "
                          f"(e.g. {unknown[0]!r}): pass the --data and --split they were made on")
-    reach = out_of_reach(args.run, [gold[p["id"]] for p in preds]) if args.run else {}
+    reach, equations = read_by_run(args.run, [gold[p["id"]] for p in preds]) if args.run else ({}, {})
     other = None
     if args.versus:
         other = {p["id"]: p["correct"] for p in read_predictions(args.versus)}
@@ -127,9 +132,10 @@ def main() -> None:
         if p["correct"] or (other is not None and not other[p["id"]]):
             continue
         g = gold[p["id"]]
-        k = reach.get(p["id"]) or error_class((p["equation"] or "").split(), g.equation or [])
+        g_eq = equations.get(g.id, g.equation or [])
+        k = reach.get(p["id"]) or error_class((p["equation"] or "").split(), g_eq)
         counts[k] += 1
-        examples.setdefault(k, []).append({"id": g.id, "text": g.text[:90], "gold": " ".join(g.equation or []),
+        examples.setdefault(k, []).append({"id": g.id, "text": g.text[:90], "gold": " ".join(g_eq),
                                            "predicted": p["equation"]})
     wrong = sum(counts.values())
     print(f"{len(preds)} problems, {wrong} wrong ({100 * wrong / max(1, len(preds)):.2f}%)"
