@@ -10,7 +10,6 @@ and their kin), and every form is also checked to evaluate to the original's val
 from __future__ import annotations
 
 import random
-
 from typing import Sequence
 
 from edgemath.runtime.expression import ExpressionError, Tree, answers_match, evaluate, is_slot, slot_index
