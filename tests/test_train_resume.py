@@ -133,3 +133,15 @@ def test_save_every_must_not_be_negative():
 
     with pytest.raises(ValueError, match="--save-every"):
         TrainConfig(save_every=-1)
+
+
+def test_a_state_saved_before_a_setting_existed_resumes_while_that_setting_is_off(tmp_path):
+    """A new setting (added off by default) must not strand every older saved state; turned on, it must."""
+    from edgemath.loop import check_same_settings
+
+    was = {"epochs": 8, "lr": 1e-3}
+    check_same_settings(was, {**was, "percent_fraction": False}, tmp_path)
+    with pytest.raises(ValueError, match="percent_fraction: None now True"):
+        check_same_settings(was, {**was, "percent_fraction": True}, tmp_path)
+    with pytest.raises(ValueError, match="epochs: 8 now 9"):
+        check_same_settings(was, {**was, "epochs": 9}, tmp_path)
