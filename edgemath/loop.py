@@ -211,7 +211,7 @@ def check_same_settings(was: dict, now: dict, where: Path) -> None:
     """Resuming under other settings (epochs, learning rates, data) would silently train a
     different model than either run asked for. A setting the saved state predates counts as the
     same when it is off now (False, None, 0): settings are added off by default."""
-    added_off = {k for k in now.keys() - was.keys() if not now[k]}
+    added_off = {k for k in now.keys() - was.keys() if str(now[k]) in ("False", "None", "0", "0.0", "")}  # saved as text too
     changed = sorted(k for k in was.keys() | now.keys()
                      if k not in RESTART and k not in added_off and str(was.get(k)) != str(now.get(k)))
     if changed:

@@ -141,6 +141,7 @@ def test_a_state_saved_before_a_setting_existed_resumes_while_that_setting_is_of
 
     was = {"epochs": 8, "lr": 1e-3}
     check_same_settings(was, {**was, "percent_fraction": False}, tmp_path)
+    check_same_settings(was, {**was, "percent_fraction": "False"}, tmp_path)  # settings as train saves them
     with pytest.raises(ValueError, match="percent_fraction: None now True"):
         check_same_settings(was, {**was, "percent_fraction": True}, tmp_path)
     with pytest.raises(ValueError, match="epochs: 8 now 9"):
