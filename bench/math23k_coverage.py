@@ -62,7 +62,8 @@ def main() -> None:
     train = splits.train.problems
     ops, consts = learn_vocab([p for p in train if p.trainable], a.const_min_count, a.percent_fraction)
     cfg = DecoderConfig(ops=ops, constants=consts, percent_fraction=a.percent_fraction)
-    _, skipped = make_examples(train, tok, cfg)
+    taught, skipped = make_examples(train, tok, cfg)
+    steps = Counter(len(s) for _, s in taught)  # gold steps per taught problem
     kind = lambda r: "constant outside the decoder's set" if r.startswith("constant ") else r
     kinds = Counter(kind(r) for r in skipped.elements())
     # dev and test through the same decoder: problems whose gold equation it cannot produce
@@ -80,7 +81,6 @@ def main() -> None:
                 examples.append({"id": p.id, **s})
     unread = [(p.id, p.text, u) for p in train if (u := unread_digits(p.text))]
     total_spilled = sum(spilled.values())
-    steps = Counter(len(s) for _, s in make_examples(train, tok, cfg)[0])
     res = {"percent_fraction": a.percent_fraction, "train_problems": len(train),
            "train_steps": sum(k * n for k, n in steps.items()), "ops": ops, "constants": consts, "const_min_count": a.const_min_count,
            "skipped": sum(skipped.values()), "skipped_by_kind": dict(kinds.most_common()),

@@ -172,15 +172,16 @@ def build_solver(cfg: TrainConfig, train: list[Problem], vocab: tuple[list[str],
     return Solver(encoder, dcfg), tok, enc_path
 
 
-def teacher_vocab(cfg: TrainConfig) -> tuple[list[str], list[str]] | None:
-    """The --teacher's ops and constants: a distilled student built here decodes over the same
-    choices (one started from --init keeps its constants; the teacher's scores map onto them)."""
+def teacher_decoding(cfg: TrainConfig) -> dict | None:
+    """The --teacher's solver.json (ops, constants, number reading): a distilled student built here
+    decodes over the same ops and constants (one started from --init keeps its constants; the
+    teacher's scores map onto them) and must read numbers as the teacher does."""
     if not cfg.teacher:
         return None
     from edgemath.checkpoint import read_solver_meta
 
     meta, _ = read_solver_meta(Path(cfg.teacher))
-    return meta["ops"], meta["constants"]
+    return meta
 
 
 def teacher_targets(cfg: TrainConfig, prepared: "Prepared", device: str, console):
@@ -239,9 +240,8 @@ def prepare(cfg: TrainConfig) -> Prepared:
     if cfg.limit:
         train, dev = train[: cfg.limit], dev[: cfg.limit]
     train, augmented = cfg.train_problems(train)
-    from edgemath.checkpoint import read_solver_meta
-
-    vocab = teacher_vocab(cfg)
+    teacher = teacher_decoding(cfg)
+    vocab = (teacher["ops"], teacher["constants"]) if teacher else None
     if cfg.init:
         from edgemath.checkpoint import load_solver
 
@@ -256,10 +256,11 @@ def prepare(cfg: TrainConfig) -> Prepared:
     if vocab and vocab[0] != solver.cfg.ops:
         raise ValueError(f"--teacher {cfg.teacher} decodes with ops {vocab[0]}, --init {cfg.init} with "
                          f"{solver.cfg.ops}: the step scores must range over the same operators")
-    if cfg.teacher and (t_pf := read_solver_meta(Path(cfg.teacher))[0].get("percent_fraction", False)) != solver.cfg.percent_fraction:
-        raise ValueError(f"--teacher {cfg.teacher} reads a percent {'as its fraction' if t_pf else 'as written'}, this student "
-                         f"{'as its fraction' if solver.cfg.percent_fraction else 'as written'}: their gold steps differ, so "
-                         f"the step scores cannot be matched; give the student the teacher's --percent-fraction")
+    if teacher and teacher.get("percent_fraction", False) != solver.cfg.percent_fraction:
+        reading = lambda fraction: "as its fraction" if fraction else "as written"
+        raise ValueError(f"--teacher {cfg.teacher} reads a percent {reading(teacher.get('percent_fraction'))}, this student "
+                         f"{reading(solver.cfg.percent_fraction)}: their gold steps differ, so the step scores cannot "
+                         f"be matched; give the student the teacher's --percent-fraction")
     # other constant sets are fine: the teacher's scores are mapped onto the student's constants by value
     kept, examples, skipped = expressible(train, tok, solver.cfg, equivalents=cfg.equivalents)
     if not examples:

@@ -346,8 +346,7 @@ def parity(model: Path, items: list[tuple[str, str]], tokens_only: bool = False,
     if not tokens_only:
         ensure_ort(web, log)
     js = _node_rows(model, items, tokens_only, web)
-    meta = json.loads((model / "solver.json").read_text())
-    tok = ProblemTokenizer.from_file(model / "tokenizer.json", meta.get("max_length", 256), meta.get("percent_fraction", False))
+    tok = ProblemTokenizer.of_model(model, json.loads((model / "solver.json").read_text()))
     solver = None if tokens_only else OnnxSolver(model, threads=1, exact_int8=not saturating_int8)
     res = {"problems": len(items), "unique_texts": len({t for _, t in items}), "tokens_equal": 0, "numbers_equal": 0,
            "spans_equal": 0, "token_mismatches": [], "number_mismatches": []}

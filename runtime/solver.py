@@ -108,8 +108,7 @@ class OnnxSolver:
         self.constants: list[str] = self.meta["constants"]
         self.max_steps: int = self.meta["max_steps"]
         self.max_numbers: int = self.meta.get("max_numbers", 24)
-        self.tok = ProblemTokenizer.from_file(self.dir / "tokenizer.json", self.meta.get("max_length", 256),
-                                              self.meta.get("percent_fraction", False))
+        self.tok = ProblemTokenizer.of_model(self.dir, self.meta)
         opts = session_options(threads, exact_int8)
         self.threads = threads
         self.providers = self._providers(provider, ort)

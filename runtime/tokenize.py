@@ -40,6 +40,12 @@ class ProblemTokenizer:
     def from_file(cls, path: str | Path, max_length: int = 256, percent_fraction: bool = False) -> "ProblemTokenizer":
         return cls(Tokenizer.from_file(str(path)), max_length, percent_fraction)
 
+    @classmethod
+    def of_model(cls, folder: str | Path, meta: dict) -> "ProblemTokenizer":
+        """A model folder's tokenizer, with the length limit and number reading its solver.json
+        (``meta``) records: the one way an exported model's texts are read."""
+        return cls.from_file(Path(folder) / "tokenizer.json", meta.get("max_length", 256), meta.get("percent_fraction", False))
+
     def save(self, path: str | Path) -> None:
         self.tok.save(str(path))
 
