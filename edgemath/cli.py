@@ -446,6 +446,8 @@ def report(
     alphas: str = typer.Option("", help="Alpha sweep on the first fold, e.g. 0,0.3,0.5,0.7,1 (empty: none)."),
     ablation: bool = typer.Option(False, "--ablation", help="Prune only / one round / recursive on the first fold."),
     sweep_ratio: float = typer.Option(0.3, help="Ratio of the sweep and the ablation."),
+    no_distill: bool = typer.Option(False, "--no-distill", help="Also each student trained without its teacher (task "
+                                    "loss only, same heads and epochs): what distillation adds."),
     bench_problems: int = typer.Option(50, help="Dev problems timed per variant."),
     encoder: Optional[str] = typer.Option(None, help="Teacher encoder checkpoint or mpnet (default: MiniLM; Math23k: "
                                                        "`edgemath import-e5 --vocab-from math23k` output)."),
@@ -473,8 +475,8 @@ def report(
         cfg = ReportConfig(data=data, folds=folds_list, ratios=ratios_list, out=out_dir, runs=runs, epochs=epochs,
                            compress_epochs=compress_epochs, rounds=rounds, alpha=alpha, prune_ffn=prune_ffn,
                            prune_vocab=prune_vocab, alphas=alphas_list, ablation=ablation, sweep_ratio=sweep_ratio,
-                           bench_problems=bench_problems, device=device, data_dir=data_dir, encoder=encoder,
-                           init=init, equal_budget=equal_budget, encoder_layers=encoder_layers,
+                           no_distill=no_distill, bench_problems=bench_problems, device=device, data_dir=data_dir,
+                           encoder=encoder, init=init, equal_budget=equal_budget, encoder_layers=encoder_layers,
                            const_min_count=const_min_count, percent_fraction=percent_fraction)
         build(cfg, err)
     except (DataError, CheckpointError, ParityError, ValueError) as e:

@@ -62,6 +62,9 @@ class ReportConfig:
     init: str | None = None
     """A finished run every teacher starts from (``train --init``), e.g. a solver trained on GSM8K
     train: the "+GSM8K" protocol, extra data reported beside the standard one."""
+    no_distill: bool = False
+    """Also each student pruned and fine-tuned on the task loss alone (no teacher), the same rounds
+    and epochs: what distillation adds at each ratio."""
     equal_budget: bool = True
     """Also train each teacher the students' epochs more (``train --init teacher``), so that a
     student above its teacher cannot come from training longer."""
@@ -279,6 +282,7 @@ def build(cfg: ReportConfig, console=None) -> Path:
     held_out: dict[int, dict] = {}
     sweeps: dict[str, dict] = {}
     budget: dict[int, dict] = {}
+    plain: dict[int, dict[float, dict]] = {}
     for i, fold in enumerate(cfg.folds):
         teacher = r.teacher(fold)
         if cfg.equal_budget and any(x > 0 for x in cfg.ratios):
@@ -287,6 +291,9 @@ def build(cfg: ReportConfig, console=None) -> Path:
         for ratio in (x for x in cfg.ratios if x > 0):
             extra_name = (f"-ffn{cfg.prune_ffn:g}" if cfg.prune_ffn else "") + ("-vocab" if cfg.prune_vocab else "")
             runs[ratio] = r.student(fold, teacher, ratio, f"heads{ratio:g}-a{cfg.alpha:g}-r{cfg.rounds}{extra_name}")
+        undistilled = {ratio: r.student(fold, teacher, ratio, f"heads{ratio:g}-a{cfg.alpha:g}-r{cfg.rounds}{extra_name}-nodistill",
+                                        distill=False)
+                       for ratio in runs if ratio > 0 and cfg.no_distill}
         extra = {}
         if i == 0:
             for a in cfg.alphas:
@@ -296,12 +303,14 @@ def build(cfg: ReportConfig, console=None) -> Path:
                                     ("recursive (3 rounds)", {"rounds": 3, "epochs": max(1, cfg.compress_epochs // 3)})):
                     name = f"heads{cfg.sweep_ratio:g}-a{cfg.alpha:g}-r{over['rounds']}" + ("-nodistill" if not over.get("distill", True) else "")
                     extra[label] = r.student(fold, teacher, cfg.sweep_ratio, name, **over)
-        all_runs = list(runs.values()) + [p for p in extra.values() if p not in runs.values()]
+        all_runs = list(runs.values()) + list(undistilled.values()) + list(extra.values())
         pairs = {p: (r.export(p, False), r.export(p, True)) for p in dict.fromkeys(all_runs)}
         bench = r.bench(fold, [e for pair in pairs.values() for e in pair])
         seq = dev_seq_len(teacher, cfg.spec(fold), cfg.data_dir)
         held_out[fold] = {"split": bench.get("split", "dev"), "problems": bench.get("scored_problems")}
         cells[fold] = {ratio: _row(p, *pairs[p], bench, seq) for ratio, p in runs.items()}
+        if undistilled:
+            plain[fold] = {ratio: _row(p, *pairs[p], bench, seq) for ratio, p in undistilled.items()}
         if fold in budget:  # dev accuracies throughout: the split every run picked its checkpoint on
             budget[fold].update(accuracy=dev_accuracy(read_manifest(Path(budget[fold]["run"]))),
                                 teacher=dev_accuracy(read_manifest(teacher)),
@@ -309,7 +318,7 @@ def build(cfg: ReportConfig, console=None) -> Path:
         for label, p in extra.items():
             sweeps[label] = _row(p, *pairs[p], bench, seq)
     doc = {"config": {**asdict(cfg), "out": str(cfg.out), "runs": str(cfg.runs)}, "cells": cells, "sweeps": sweeps,
-           "equal_budget": budget, "held_out": held_out, "log": r.log, "wall_time_s": time.time() - t0,
+           "no_distill": plain, "equal_budget": budget, "held_out": held_out, "log": r.log, "wall_time_s": time.time() - t0,
            "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                        "cpus": __import__("os").cpu_count()}}
     (cfg.out / "results.json").write_text(json.dumps(doc, indent=2, default=str))

@@ -60,7 +60,7 @@ def test_report_on_math23k_scores_the_test_split(tiny_encoder, tmp_path, shared_
     cfg = ReportConfig(data="math23k", folds=[0], ratios=[0.0, 0.5], out=tmp_path / "report", runs=tmp_path / "runs",
                        epochs=1, compress_epochs=1, bench_problems=2, device="cpu", encoder=str(tiny_encoder),
                        limit=16, max_steps=2, data_dir=str(shared_data), encoder_layers=1, const_min_count=3,
-                       percent_fraction=True)
+                       percent_fraction=True, no_distill=True)
     doc = json.loads((build(cfg) / "results.json").read_text())
     assert doc["held_out"]["0"] == {"split": "test", "problems": 1000}
     teacher = json.loads((tmp_path / "runs" / "report" / "math23k" / "teacher" / "manifest.json").read_text())
@@ -74,6 +74,14 @@ def test_report_on_math23k_scores_the_test_split(tiny_encoder, tmp_path, shared_
     text = (tmp_path / "report" / "README.md").read_text()
     assert "Scored on the test split" in text and "On 1000 test problems one problem is 0.10 points" in text
     assert "--encoder-layers 1 --const-min-count 3 --percent-fraction" in text
+    plain = doc["no_distill"]["0"]["0.5"]  # the same pruning trained on the task loss alone
+    kd = doc["cells"]["0"]["0.5"]
+    assert plain["run"] != kd["run"] and plain["heads_per_layer"] == kd["heads_per_layer"]
+    made = json.loads((Path(plain["run"]) / "manifest.json").read_text())["config"]
+    assert made["distill"] is False and made["epochs"] == 1 and made["prune_heads"] == 0.5
+    assert plain["accuracy"] == by_dir[str(Path(plain["run"]) / "export-fp32")]
+    assert "## With and without distillation" in text and "| 0.5 | 1 |" in text.split("## With and without")[1]
+    assert "--no-distill" in text
 
 
 def test_report_refuses_folds_where_there_are_none(tmp_path):
