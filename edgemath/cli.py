@@ -71,6 +71,8 @@ def train(
     hidden: int = typer.Option(TrainConfig.hidden, help="Decoder width (the int8 decoder is ~2 MB at 256, a quarter of that at 128).",
                                rich_help_panel="Model"),
     quantity_layers: int = typer.Option(TrainConfig.quantity_layers, help="Self-attention layers over the quantities (0: off).", rich_help_panel="Model"),
+    step_layers: int = typer.Option(TrainConfig.step_layers, help="Self-attention layers over the quantities, results so far "
+                                    "included, before each step (greedy decoding then reaches (a+b)*(c-d)).", rich_help_panel="Model"),
     const_min_count: int = typer.Option(TrainConfig.const_min_count, help="A constant joins the decoder when this many training equations use it "
                                         "(every step scores all pairs of numbers and constants).", rich_help_panel="Model"),
     augment: str = typer.Option(TrainConfig.augment, help="Add one exact copy of each training problem per transform: "
@@ -118,6 +120,7 @@ def train(
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, init=str(init) if init else None, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, encoder_layers=encoder_layers, hidden=hidden, quantity_layers=quantity_layers,
+                          step_layers=step_layers,
                           const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, label_smoothing=label_smoothing, equivalents=equivalents, stop_unused=stop_unused,
                           percent_fraction=percent_fraction, resume=resume, time_budget=time_budget, save_every=save_every, teacher=str(teacher) if teacher else None, tau=tau,
                           lambda1=lambda1, lambda2=lambda2, gamma=gamma,

@@ -8,7 +8,7 @@ quantity is the answer. Every decoded sequence is a well-formed expression tree 
 construction, and the tree is returned in prefix form over slots ``n0..`` and constants.
 
     text --encoder--> H [B, T, E] --span means--> numbers [B, N, D] ++ constants [C, D]
-    step t:  Q [B, M, D] --pairs--> E [B, K, M, M, D] --score--> logits [B, K*M*M]
+    step t:  Q [B, M, D] (--step layers-->) --pairs--> E [B, K, M, M, D] --score--> logits [B, K*M*M]
              chosen E -> Q[:, M]      stop = sigmoid(w . E_chosen)
 """
 from __future__ import annotations
@@ -48,6 +48,11 @@ class DecoderConfig:
     """The stop head also sees how many of the text's numbers no step has used once the new
     quantity is made (the new quantity's vector alone does not say that a number is left).
     Greedy decoding in PyTorch only so far: export and beam search refuse such a model."""
+    step_layers: int = 0
+    """Self-attention layers over the current quantities, intermediate results included, before
+    each step is scored (Jie et al.'s rationalizer). Without them a pair of earlier quantities
+    scores the same at every step, so a greedy step can only use the newest result or repeat the
+    step before: an equation with two computed operands, (a + b) * (c - d), is out of its reach."""
     percent_fraction: bool = False
     """Number slots hold a percent as its fraction ("20%" -> 0.2): the gold ``/ n 100`` step is
     gone (``equivalents.percent_as_fraction``); the tokenizer and both runtimes read numbers so."""
@@ -149,6 +154,7 @@ class DeductiveDecoder(nn.Module):
         self.constants = nn.Parameter(torch.randn(max(len(cfg.constants), 1), d) * 0.02)
         self.const_proj = nn.Linear(cfg.encoder_hidden, d)
         self.mix = nn.ModuleList(MixLayer(d, 4, cfg.dropout) for _ in range(cfg.quantity_layers))
+        self.step_mix = nn.ModuleList(MixLayer(d, 4, cfg.dropout) for _ in range(cfg.step_layers))
         self.pairs = PairScorer(d, len(cfg.ops), cfg.dropout)
         self.stop = nn.Linear(d, 1)
         if cfg.stop_unused:
@@ -171,11 +177,16 @@ class DeductiveDecoder(nn.Module):
         consts = (self.constants[:c][None] + self.const_proj(cls)[:, None]).expand(b, c, -1)
         q = torch.cat([nums, consts], 1)
         mask = torch.cat([num_mask, num_mask.new_ones(b, c)], 1)
-        for layer in self.mix:
-            # a problem with no usable quantity would attend to nothing: let it see the padding
-            pad = ~mask & mask.any(1, keepdim=True)
+        return self.attend(self.mix, q, mask), mask
+
+    @staticmethod
+    def attend(layers: nn.ModuleList, q: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Quantities [B, M, D] after ``layers`` of self-attention over the valid ones."""
+        # a problem with no usable quantity would attend to nothing: let it see the padding
+        pad = ~mask & mask.any(1, keepdim=True)
+        for layer in layers:
             q = layer(q, pad)
-        return q, mask
+        return q
 
     def stop_logit(self, new: torch.Tensor, unused: torch.Tensor, i: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         """Stop logit [B] of the new quantity ``new`` [B, D] made from quantities ``i``, ``j`` [B];
@@ -208,8 +219,9 @@ class DeductiveDecoder(nn.Module):
         return torch.cat([unused, unused.new_zeros(unused.shape[0], 1)], 1) if grow else unused
 
     def step_logits(self, q: torch.Tensor, mask: torch.Tensor):
-        """Scores of every (op, i, j) over the current quantities, invalid ones at -inf."""
-        e, s = self.pairs(q)
+        """Scores of every (op, i, j) over the current quantities, invalid ones at -inf (with
+        ``step_layers`` the quantities first attend to each other, the results so far included)."""
+        e, s = self.pairs(self.attend(self.step_mix, q, mask))
         m = q.shape[1]
         valid = mask[:, None, :, None] & mask[:, None, None, :]
         upper = torch.ones(m, m, dtype=torch.bool, device=q.device).triu()
@@ -280,50 +292,74 @@ class Solver(nn.Module):
         so distillation can match them. ``continue_weight`` weighs the stop loss where the gold
         equation goes on (most problems take one step, so the stop head learns to stop early).
         ``label_smoothing`` moves that share of each step's target evenly onto every valid
-        (op, i, j) of the step (not onto the -inf ones, as ``F.cross_entropy``'s would).
-
-        A quantity's vector never changes once made, so step t's scores are the scores of the
-        final quantity set restricted to the first M0 + t quantities: the gold intermediate
-        results are built first (one pair each), then every pair is scored once instead of
-        once per step (most of a step's cost on Math23k, where M0 is ~15 and S up to 10)."""
+        (op, i, j) of the step (not onto the -inf ones, as ``F.cross_entropy``'s would)."""
         if hidden is None:
             hidden = self.encode(batch).last_hidden_state
         dec = self.decoder
         q, mask = dec.quantities(hidden, batch.pool, batch.num_mask)
-        m0 = q.shape[1]
         s_max = int(batch.n_steps.max())
         gold = batch.steps[:, :s_max].clamp(min=0)
-        for t in range(s_max):
-            new = dec.pairs.pick(q, *gold[:, t].unbind(-1))
-            q = torch.cat([q, new[:, None]], 1)
-            mask = torch.cat([mask, (batch.n_steps > t)[:, None]], 1)
-        _, scores = dec.step_logits(q, mask)  # [B, K, M, M] over the final M = M0 + S
-        m = q.shape[1]
-        seen = torch.arange(m, device=q.device)
-        step_loss, stop_loss, logits_all = 0.0, 0.0, []
+        score = self._scores_per_step if dec.step_mix else self._scores_once
+        logits_all, made = score(q, mask, gold, batch.n_steps)
+        m = q.shape[1] + s_max
+        step_loss, stop_loss = 0.0, 0.0
         count = batch.n_steps.clamp(min=1).sum()
         unused = dec.first_unused(batch.num_mask, m)
         for t in range(s_max):
             active = batch.n_steps > t
-            early = seen < m0 + t
-            flat = scores.masked_fill(~(early[:, None] & early[None, :]), float("-inf")).flatten(1)
-            logits_all.append(flat)
             op, i, j = gold[:, t].unbind(-1)
             target = (op * m + i) * m + j
-            flat = flat.masked_fill(~active[:, None], 0.0)
+            flat = logits_all[t].masked_fill(~active[:, None], 0.0)
             ce = F.cross_entropy(flat, target, reduction="none")
             if label_smoothing:
                 valid = flat.isfinite()
                 logp = flat.log_softmax(-1).masked_fill(~valid, 0.0)
                 ce = (1 - label_smoothing) * ce - label_smoothing * logp.sum(-1) / valid.sum(-1)
             step_loss = step_loss + (ce * active).sum()
-            stop_logit = dec.stop_logit(q[:, m0 + t], unused, i, j)
+            stop_logit = dec.stop_logit(made[t], unused, i, j)
             unused = dec.mark_used(unused, i, j)
             last = batch.n_steps == t + 1
             weight = torch.where(last, 1.0, continue_weight) * active
             stop_loss = stop_loss + (F.binary_cross_entropy_with_logits(
                 stop_logit, last.float(), reduction="none") * weight).sum()
         return (step_loss + stop_loss) / count, logits_all
+
+    def _scores_once(self, q: torch.Tensor, mask: torch.Tensor, gold: torch.Tensor, n_steps: torch.Tensor):
+        """Each step's flat scores [B, K*M*M] (over the final M = M0 + S, later quantities at -inf)
+        and the gold results [B, D], scoring every pair once. A quantity's vector never changes
+        once made, so step t's scores are the scores of the final quantity set restricted to the
+        first M0 + t quantities: the gold intermediate results are built first (one pair each),
+        then every pair is scored once instead of once per step (most of a step's cost on
+        Math23k, where M0 is ~15 and S up to 10)."""
+        dec, m0 = self.decoder, q.shape[1]
+        for t in range(gold.shape[1]):
+            new = dec.pairs.pick(q, *gold[:, t].unbind(-1))
+            q = torch.cat([q, new[:, None]], 1)
+            mask = torch.cat([mask, (n_steps > t)[:, None]], 1)
+        _, scores = dec.step_logits(q, mask)  # [B, K, M, M]
+        seen = torch.arange(q.shape[1], device=q.device)
+        early = [seen < m0 + t for t in range(gold.shape[1])]
+        return ([scores.masked_fill(~(e[:, None] & e[None, :]), float("-inf")).flatten(1) for e in early],
+                [q[:, m0 + t] for t in range(gold.shape[1])])
+
+    def _scores_per_step(self, q: torch.Tensor, mask: torch.Tensor, gold: torch.Tensor, n_steps: torch.Tensor):
+        """``_scores_once``'s outputs where the step layers change every quantity as results are
+        added: one scoring per step, of the problems whose gold equation has that step (the
+        others' scores stay -inf: no loss reads them)."""
+        dec, (b, m0, d) = self.decoder, q.shape
+        m = m0 + gold.shape[1]
+        logits_all, made = [], []
+        for t in range(gold.shape[1]):
+            rows = (n_steps > t).nonzero().squeeze(1)
+            e, s = dec.step_logits(q[rows], mask[rows])  # over the M0 + t quantities so far
+            op, i, j = gold[rows, t].unbind(-1)
+            full = s.new_full((b, s.shape[1], m, m), float("-inf"))
+            full[rows, :, : m0 + t, : m0 + t] = s
+            logits_all.append(full.flatten(1))
+            made.append(q.new_zeros(b, d).index_copy(0, rows, e[torch.arange(len(rows), device=q.device), op, i, j]))
+            q = torch.cat([q, made[-1][:, None]], 1)
+            mask = torch.cat([mask, (n_steps > t)[:, None]], 1)
+        return logits_all, made
 
     @torch.no_grad()
     def decode(self, batch: Batch, hidden: torch.Tensor | None = None,

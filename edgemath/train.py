@@ -34,6 +34,9 @@ class TrainConfig(LoopSettings):
     hidden: int = 256
     quantity_layers: int = 1
     """Self-attention layers over the problem's quantities before decoding (0 turns it off)."""
+    step_layers: int = 0
+    """Self-attention layers over the quantities before each step (model.DecoderConfig): greedy
+    decoding can then reach equations with two computed operands."""
     max_length: int = 256
     const_min_count: int = 2
     """A constant joins the decoder's set when it occurs in at least this many training equations."""
@@ -121,7 +124,8 @@ def inherited_settings(init: Path) -> dict:
     from edgemath.checkpoint import read_solver_meta
 
     meta, max_length = read_solver_meta(init)
-    return {"hidden": meta["hidden"], "quantity_layers": meta["quantity_layers"], "max_length": max_length,
+    return {"hidden": meta["hidden"], "quantity_layers": meta["quantity_layers"],
+            "step_layers": meta.get("step_layers", 0), "max_length": max_length,
             "const_min_count": None, "constants": meta["constants"], "stop_unused": meta.get("stop_unused", False),
             "percent_fraction": meta.get("percent_fraction", False)}
 
@@ -166,7 +170,7 @@ def build_solver(cfg: TrainConfig, train: list[Problem], vocab: tuple[list[str],
         drop_layers(encoder, list(range(cfg.encoder_layers)))
     ops, consts = vocab or learn_vocab(train, cfg.const_min_count, cfg.percent_fraction)
     dcfg = DecoderConfig(hidden=cfg.hidden, ops=ops, constants=consts, quantity_layers=cfg.quantity_layers,
-                         encoder_hidden=encoder.config.hidden_size, stop_unused=cfg.stop_unused,
+                         step_layers=cfg.step_layers, encoder_hidden=encoder.config.hidden_size, stop_unused=cfg.stop_unused,
                          percent_fraction=cfg.percent_fraction)
     tok = ProblemTokenizer.from_file(enc_path / "tokenizer.json", cfg.max_length, cfg.percent_fraction)
     return Solver(encoder, dcfg), tok, enc_path

@@ -121,3 +121,24 @@ def test_a_wrong_fusion_is_caught(tiny_student, tmp_path, monkeypatch):
     with pytest.raises(ParityError, match="wrong fusion"):
         export(ExportConfig(run=tiny_student, out=tmp_path / "f", limit=10, optimize=True))
     assert not (tmp_path / "f").exists()
+
+
+def test_step_layers_export_with_parity(tiny_encoder, tmp_path):
+    """A solver with step layers: the step graph carries them, so the ONNX runtimes rescore every
+    pair after each result as PyTorch does (same equations), fp32 and int8."""
+    import onnx
+
+    from edgemath.runtime.solver import OnnxSolver
+    from edgemath.train import TrainConfig, run
+
+    trained = run(TrainConfig(data="asdiv-a:0", out=tmp_path / "run", encoder=str(tiny_encoder), limit=32, max_steps=4,
+                              batch_size=8, device="cpu", step_layers=1))
+    out = export(ExportConfig(run=trained, out=tmp_path / "fp32", limit=40))
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["parity"]["fp32"]["identical_equations"] == m["parity"]["fp32"]["problems"] == 40
+    assert json.loads((out / "solver.json").read_text())["step_layers"] == 1
+    names = {n.op_type for n in onnx.load(str(out / "step.onnx")).graph.node}
+    assert "Softmax" in names  # the step layer's attention is in the graph
+    assert OnnxSolver(out).solve_one("Tom has 3 apples and buys 5 more. How many now?").equation
+    q8 = export(ExportConfig(run=trained, out=tmp_path / "int8", limit=40, int8=True, max_int8_drop=100.0))
+    assert json.loads((q8 / "manifest.json").read_text())["precision"] == "int8"

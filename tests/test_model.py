@@ -13,12 +13,13 @@ from edgemath.runtime.expression import evaluate, parse_prefix, to_prefix
 from edgemath.runtime.tokenize import ProblemTokenizer
 
 
-def tiny_solver(tiny_encoder, constants=("1", "100"), seed=0, stop_unused=False):
+def tiny_solver(tiny_encoder, constants=("1", "100"), seed=0, stop_unused=False, step_layers=0):
     from transformers import AutoModel
 
     torch.manual_seed(seed)
     enc = AutoModel.from_pretrained(tiny_encoder, attn_implementation="eager")
-    cfg = DecoderConfig(hidden=16, constants=list(constants), encoder_hidden=32, max_steps=5, stop_unused=stop_unused)
+    cfg = DecoderConfig(hidden=16, constants=list(constants), encoder_hidden=32, max_steps=5, stop_unused=stop_unused,
+                        step_layers=step_layers)
     return Solver(enc, cfg).eval(), ProblemTokenizer.from_file(tiny_encoder / "tokenizer.json")
 
 
@@ -55,11 +56,12 @@ def test_decoding_always_gives_valid_trees(tiny_encoder):
             assert all(s < len(tok.encode(p.text).numbers) for s in slots)
 
 
-@pytest.mark.parametrize("stop_unused", [False, True])
-def test_one_pass_loss_equals_stepwise(tiny_encoder, stop_unused):
+@pytest.mark.parametrize("stop_unused,step_layers", [(False, 0), (True, 0), (False, 1)])
+def test_one_pass_loss_equals_stepwise(tiny_encoder, stop_unused, step_layers):
     """Scoring all pairs once over the final quantity set gives the per-step loss and the
-    per-step scores (on the candidates each step could see), gradients included."""
-    solver, tok = tiny_solver(tiny_encoder, constants=("1",), stop_unused=stop_unused)
+    per-step scores (on the candidates each step could see), gradients included; with step
+    layers (a scoring per step, of the problems that have the step) the same holds."""
+    solver, tok = tiny_solver(tiny_encoder, constants=("1",), stop_unused=stop_unused, step_layers=step_layers)
     train = load_splits("asdiv-a:0").train.trainable
     probs = [p for p in train if len(p.equation) >= 5][:6] + [p for p in train if len(p.equation) == 3][:6]
     encs = [tok.encode(p.text) for p in probs]
@@ -69,14 +71,16 @@ def test_one_pass_loss_equals_stepwise(tiny_encoder, stop_unused):
     ref, ref_logits = stepwise_loss(solver, batch)
     got, got_logits = solver(batch)
     torch.testing.assert_close(got, ref)
-    for r, g in zip(ref_logits, got_logits):
+    for t, (r, g) in enumerate(zip(ref_logits, got_logits)):
         k = solver.decoder.pairs.n_ops
         m = int((r.shape[1] // k) ** 0.5)
         big = int((g.shape[1] // k) ** 0.5)
-        g = g.view(-1, k, big, big)[:, :, :m, :m].flatten(1)
+        active = batch.n_steps > t  # the scores of a step an equation does not have are not used
+        g, r = g.view(-1, k, big, big)[:, :, :m, :m].flatten(1)[active], r[active]
         torch.testing.assert_close(g, r)
         assert torch.isinf(g).eq(torch.isinf(r)).all()
     trained = [p for p in solver.decoder.pairs.parameters() if p.requires_grad]
+    trained += list(solver.decoder.step_mix.parameters())
     if stop_unused:
         trained += list(solver.decoder.unused.parameters()) + list(solver.decoder.unused_mlp.parameters())
     grads = [torch.autograd.grad(loss, trained, retain_graph=True) for loss in (ref, got)]
@@ -108,6 +112,38 @@ def test_training_lowers_loss_and_reload_is_identical(tiny_encoder, tmp_path):
         h1 = solver.encode(batch).last_hidden_state
         h2 = again.encode(batch).last_hidden_state
     torch.testing.assert_close(h1, h2)
+
+
+@pytest.mark.parametrize("step_layers", [0, 1])
+def test_step_layers_let_greedy_decoding_build_two_computed_operands(tiny_encoder, tmp_path, step_layers):
+    """(n0 + n1) * (n2 - n3) takes a step that does not use the result before it. Without step
+    layers the pairs of earlier quantities keep their step-1 scores, so step 2 can only use the
+    newest result or repeat step 1: however long it trains, greedy decoding cannot write it. With
+    them every score may change as results are added, and the model learns it (saved and
+    reloaded alike)."""
+    solver, tok = tiny_solver(tiny_encoder, constants=(), step_layers=step_layers)
+    texts = ["Tom has 3 red and 5 blue pens, then 9 boxes less 2.", "Ann counts 4 and 6, then 8 minus 1 more."]
+    problems = [Problem(str(k), t, [], "* + n0 n1 - n2 n3".split(), 0.0, "t") for k, t in enumerate(texts)]
+    encs = [tok.encode(p.text) for p in problems]
+    steps = [tree_to_steps(parse_prefix(p.equation), len(e.numbers), [], solver.cfg.ops) for p, e in zip(problems, encs)]
+    assert [tuple(s[1:]) for s in steps[0]] == [(0, 1), (2, 3), (4, 5)]  # step 2 leaves result 4 aside
+    batch = collate(encs, tok.pad_id, steps)
+    opt = torch.optim.Adam(solver.parameters(), lr=1e-2)
+    solver.train()
+    for _ in range(150):
+        loss, _ = solver(batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    solver.eval()
+    decoded = [p.equation for p in predict(solver, tok, problems)]
+    if not step_layers:
+        assert "* + n0 n1 - n2 n3" not in decoded
+        return
+    assert decoded == ["* + n0 n1 - n2 n3"] * 2
+    save_solver(solver, tok, tmp_path / "ckpt")
+    again, tok2 = load_solver(tmp_path / "ckpt")
+    assert again.cfg.step_layers == 1 and [p.equation for p in predict(again, tok2, problems)] == decoded
 
 
 def test_not_a_checkpoint(tmp_path):
