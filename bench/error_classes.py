@@ -15,7 +15,11 @@ does not, beside the counts each gets alone.
 
 A second table scores the problems by how their text writes its numbers (percents, fractions,
 mixed numbers, decimals, Chinese fraction words such as 三分之一, 半 "half"): accuracy with the
-form against without it says whether reading a form is what goes wrong.
+form against without it says whether reading a form is what goes wrong. A third scores them by the
+length of their gold equation (operations, as the run reads the numbers): whether the long ones fail;
+a fourth by its shape: a chain (every step uses the result before it) or an equation with two
+computed operands somewhere, (a + b) * (c - d), which a decoder without step layers cannot write
+greedily (``model.DecoderConfig.step_layers``).
 """
 from __future__ import annotations
 
@@ -92,6 +96,37 @@ def form_table(preds: list[dict], gold: dict) -> list[dict]:
     return rows
 
 
+def length_table(preds: list[dict], equations: dict[str, list[str]], longest: int = 5) -> list[dict]:
+    """Accuracy by the number of operations in the gold equation (``longest`` and over in one row)."""
+    by: dict[int, list[bool]] = {}
+    for p in preds:
+        n = sum(t in OPERATORS for t in equations[p["id"]])
+        by.setdefault(min(n, longest), []).append(p["correct"])
+    return [{"operations": f"{n}+" if n == longest else str(n), "problems": len(xs),
+             "accuracy": round(100 * sum(xs) / len(xs), 2), "wrong": len(xs) - sum(xs)} for n, xs in sorted(by.items())]
+
+
+def two_computed_operands(tree) -> bool:
+    """Does some operation of the tree take two computed operands (not a chain)?"""
+    if isinstance(tree, str):
+        return False
+    _, a, b = tree
+    return (not isinstance(a, str) and not isinstance(b, str)) or two_computed_operands(a) or two_computed_operands(b)
+
+
+def shape_table(preds: list[dict], equations: dict[str, list[str]]) -> list[dict]:
+    """Accuracy of chain-shaped gold equations against those with two computed operands."""
+    from edgemath.runtime.expression import parse_prefix
+
+    by: dict[str, list[bool]] = {}
+    for p in preds:
+        eq = equations[p["id"]]
+        shape = "two computed operands" if eq and two_computed_operands(parse_prefix(eq)) else "a chain"
+        by.setdefault(shape, []).append(p["correct"])
+    return [{"shape": k, "problems": len(xs), "accuracy": round(100 * sum(xs) / len(xs), 2), "wrong": len(xs) - sum(xs)}
+            for k, xs in sorted(by.items())]
+
+
 def read_predictions(path: Path) -> list[dict]:
     """`edgemath evaluate --out`'s JSON lines."""
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
@@ -148,6 +183,14 @@ def main() -> None:
     print("\n| the text has | problems | accuracy | accuracy without it | wrong |\n|---|---|---|---|---|")
     for r in forms:
         print(f"| {r['form']} | {r['problems']} | {r['accuracy']} | {r['accuracy_without']} | {r['wrong']} |")
+    as_read = {p["id"]: equations.get(p["id"], gold[p["id"]].equation or []) for p in preds}
+    lengths, shapes = length_table(preds, as_read), shape_table(preds, as_read)
+    print("\n| gold operations | problems | accuracy | wrong |\n|---|---|---|---|")
+    for r in lengths:
+        print(f"| {r['operations']} | {r['problems']} | {r['accuracy']} | {r['wrong']} |")
+    print("\n| gold shape | problems | accuracy | wrong |\n|---|---|---|---|")
+    for r in shapes:
+        print(f"| {r['shape']} | {r['problems']} | {r['accuracy']} | {r['wrong']} |")
     for k, _ in counts.most_common():
         print(f"\n{k}:")
         for e in examples[k][: args.examples]:
@@ -158,7 +201,7 @@ def main() -> None:
             "predictions": str(args.predictions), "versus": str(args.versus) if args.versus else None,
             "data": args.data, "split": args.split, "problems": len(preds),
             "wrong": wrong, "out_of_reach": len(reach), "by_kind": dict(counts.most_common()),
-            "by_form": forms, "examples": {k: v[: args.examples] for k, v in examples.items()}},
+            "by_form": forms, "by_length": lengths, "by_shape": shapes, "examples": {k: v[: args.examples] for k, v in examples.items()}},
             indent=1, ensure_ascii=False) + "\n")
 
 
