@@ -457,6 +457,7 @@ def report(
     encoder_layers: Optional[int] = typer.Option(None, help="Teachers keep the encoder's first N layers (Math23k on CPU: 6)."),
     const_min_count: Optional[int] = typer.Option(None, help="Teachers' train --const-min-count (Math23k: 10)."),
     percent_fraction: bool = typer.Option(False, "--percent-fraction", help="Teachers' train --percent-fraction (Math23k)."),
+    step_layers: Optional[int] = typer.Option(None, help="Teachers' train --step-layers (Math23k: 1)."),
     init: Optional[str] = typer.Option(None, "--init", help="A finished run every teacher starts from (the \"+GSM8K\" "
                                        "protocol: a solver trained on `--data gsm8k`)."),
     equal_budget: bool = typer.Option(True, "--equal-budget/--no-equal-budget", help="Also train each teacher the "
@@ -480,7 +481,7 @@ def report(
                            prune_vocab=prune_vocab, alphas=alphas_list, ablation=ablation, sweep_ratio=sweep_ratio,
                            no_distill=no_distill, bench_problems=bench_problems, device=device, data_dir=data_dir,
                            encoder=encoder, init=init, equal_budget=equal_budget, encoder_layers=encoder_layers,
-                           const_min_count=const_min_count, percent_fraction=percent_fraction)
+                           const_min_count=const_min_count, percent_fraction=percent_fraction, step_layers=step_layers)
         build(cfg, err)
     except (DataError, CheckpointError, ParityError, ValueError) as e:
         _fail(str(e))

@@ -59,6 +59,8 @@ class ReportConfig:
     """Teachers' ``train --const-min-count`` (None: train's default; Math23k: 10)."""
     percent_fraction: bool = False
     """Teachers read a percent as its fraction (``train --percent-fraction``; students inherit it)."""
+    step_layers: int | None = None
+    """Teachers' ``train --step-layers`` (None: train's default; students inherit the decoder)."""
     init: str | None = None
     """A finished run every teacher starts from (``train --init``), e.g. a solver trained on GSM8K
     train: the "+GSM8K" protocol, extra data reported beside the standard one."""
@@ -159,6 +161,7 @@ class Runner:
         name = "teacher" + ("-init-" + Path(self.cfg.init).name if self.cfg.init else "")
         shape = {k: v for k, v in (("encoder_layers", self.cfg.encoder_layers),
                                    ("const_min_count", self.cfg.const_min_count),
+                                   ("step_layers", self.cfg.step_layers),
                                    ("percent_fraction", self.cfg.percent_fraction or None)) if v is not None}
         return self._train(f"teacher {spec}", spec, self._fold_dir(fold) / name, self.cfg.epochs,
                            encoder=self.cfg.encoder, init=self.cfg.init, **shape)

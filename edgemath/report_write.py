@@ -250,7 +250,7 @@ def command(cfg: dict) -> str:
         parts.append(f"--init {cfg['init']}")
     if cfg.get("encoder"):
         parts.append(f"--encoder {cfg['encoder']}")
-    for key in ("encoder_layers", "const_min_count"):
+    for key in ("encoder_layers", "const_min_count", "step_layers"):
         if cfg.get(key) is not None:
             parts.append(f"--{key.replace('_', '-')} {cfg[key]}")
     if cfg.get("percent_fraction"):

@@ -60,20 +60,21 @@ def test_report_on_math23k_scores_the_test_split(tiny_encoder, tmp_path, shared_
     cfg = ReportConfig(data="math23k", folds=[0], ratios=[0.0, 0.5], out=tmp_path / "report", runs=tmp_path / "runs",
                        epochs=1, compress_epochs=1, bench_problems=2, device="cpu", encoder=str(tiny_encoder),
                        limit=16, max_steps=2, data_dir=str(shared_data), encoder_layers=1, const_min_count=3,
-                       percent_fraction=True, no_distill=True)
+                       percent_fraction=True, no_distill=True, step_layers=1)
     doc = json.loads((build(cfg) / "results.json").read_text())
     assert doc["held_out"]["0"] == {"split": "test", "problems": 1000}
     teacher = json.loads((tmp_path / "runs" / "report" / "math23k" / "teacher" / "manifest.json").read_text())
-    assert (teacher["config"]["encoder_layers"], teacher["config"]["const_min_count"]) == (1, 3)
+    assert (teacher["config"]["encoder_layers"], teacher["config"]["const_min_count"], teacher["config"]["step_layers"]) == (1, 3, 1)
     metas = sorted((tmp_path / "runs").glob("**/solver.json"))  # teacher, students, their exports
     assert len(metas) >= 4 and all(json.loads(m.read_text())["percent_fraction"] for m in metas), metas
+    assert all(json.loads(m.read_text())["step_layers"] == 1 for m in metas)  # students inherit the decoder
     bench = json.loads((tmp_path / "report" / "bench-fold0.json").read_text())
     by_dir = {r["dir"]: r["accuracy"] for r in bench["rows"].values()}
     for row in doc["cells"]["0"].values():  # fp32 accuracy is the export's, on the 1000 test problems
         assert row["accuracy"] == by_dir[str(Path(row["run"]) / "export-fp32")]
     text = (tmp_path / "report" / "README.md").read_text()
     assert "Scored on the test split" in text and "On 1000 test problems one problem is 0.10 points" in text
-    assert "--encoder-layers 1 --const-min-count 3 --percent-fraction" in text
+    assert "--encoder-layers 1 --const-min-count 3 --step-layers 1 --percent-fraction" in text
     plain = doc["no_distill"]["0"]["0.5"]  # the same pruning trained on the task loss alone
     kd = doc["cells"]["0"]["0.5"]
     assert plain["run"] != kd["run"] and plain["heads_per_layer"] == kd["heads_per_layer"]
