@@ -191,7 +191,7 @@ def main() -> None:
     print("\n| gold shape | problems | accuracy | wrong |\n|---|---|---|---|")
     for r in shapes:
         print(f"| {r['shape']} | {r['problems']} | {r['accuracy']} | {r['wrong']} |")
-    for k, _ in counts.most_common():
+    for k, _ in counts.most_common() if args.examples else []:
         print(f"\n{k}:")
         for e in examples[k][: args.examples]:
             print(f"- {e['text']}... gold `{e['gold']}`, predicted `{e['predicted']}`")
