@@ -328,3 +328,18 @@ def test_browser_page_solves_problems(site, tmp_path):
     outside = [u for u in requests if not (u.startswith(url + "/") or u.startswith("data:"))]
     assert not outside, outside
     assert (tmp_path / "page.png").stat().st_size > 1000
+
+
+def test_js_solves_like_python_with_step_layers(tiny_encoder, tmp_path):
+    """A decoder with step layers (``train --step-layers``) carries them in its step graph: the port
+    runs that graph as it is, so it picks the equations the Python runtime picks (fp32, tiny model)."""
+    _needs_ort()
+    from edgemath.export.run import ExportConfig, run as export
+    from edgemath.train import TrainConfig, run as train
+
+    trained = train(TrainConfig(data="asdiv-a:0", out=tmp_path / "run", encoder=str(tiny_encoder), limit=32, max_steps=4,
+                                batch_size=8, device="cpu", step_layers=1))
+    items = _sample()[:60]
+    res = parity(export(ExportConfig(run=trained, out=tmp_path / "fp32", limit=8)), items)
+    assert res["tokens_equal"] == res["numbers_equal"] == res["errors_equal"] == len(items)
+    assert res["equations_equal"] >= 0.99 * len(items), [m["cause"] for m in res["equation_mismatches"]]
