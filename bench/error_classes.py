@@ -96,14 +96,19 @@ def form_table(preds: list[dict], gold: dict) -> list[dict]:
     return rows
 
 
+def grouped_accuracy(preds: list[dict], group, name: str) -> list[dict]:
+    """Accuracy of the predictions in each group (``group(p)`` -> its key), keys in order."""
+    by: dict = {}
+    for p in preds:
+        by.setdefault(group(p), []).append(p["correct"])
+    return [{name: k, "problems": len(xs), "accuracy": round(100 * sum(xs) / len(xs), 2), "wrong": len(xs) - sum(xs)}
+            for k, xs in sorted(by.items())]
+
+
 def length_table(preds: list[dict], equations: dict[str, list[str]], longest: int = 5) -> list[dict]:
     """Accuracy by the number of operations in the gold equation (``longest`` and over in one row)."""
-    by: dict[int, list[bool]] = {}
-    for p in preds:
-        n = sum(t in OPERATORS for t in equations[p["id"]])
-        by.setdefault(min(n, longest), []).append(p["correct"])
-    return [{"operations": f"{n}+" if n == longest else str(n), "problems": len(xs),
-             "accuracy": round(100 * sum(xs) / len(xs), 2), "wrong": len(xs) - sum(xs)} for n, xs in sorted(by.items())]
+    rows = grouped_accuracy(preds, lambda p: min(sum(t in OPERATORS for t in equations[p["id"]]), longest), "operations")
+    return [{**r, "operations": f"{r['operations']}+" if r["operations"] == longest else str(r["operations"])} for r in rows]
 
 
 def two_computed_operands(tree) -> bool:
@@ -118,13 +123,11 @@ def shape_table(preds: list[dict], equations: dict[str, list[str]]) -> list[dict
     """Accuracy of chain-shaped gold equations against those with two computed operands."""
     from edgemath.runtime.expression import parse_prefix
 
-    by: dict[str, list[bool]] = {}
-    for p in preds:
+    def shape(p):
         eq = equations[p["id"]]
-        shape = "two computed operands" if eq and two_computed_operands(parse_prefix(eq)) else "a chain"
-        by.setdefault(shape, []).append(p["correct"])
-    return [{"shape": k, "problems": len(xs), "accuracy": round(100 * sum(xs) / len(xs), 2), "wrong": len(xs) - sum(xs)}
-            for k, xs in sorted(by.items())]
+        return "two computed operands" if eq and two_computed_operands(parse_prefix(eq)) else "a chain"
+
+    return grouped_accuracy(preds, shape, "shape")
 
 
 def read_predictions(path: Path) -> list[dict]:
@@ -162,12 +165,13 @@ def main() -> None:
         both = sum(p["correct"] and other[p["id"]] for p in preds)
         print(f"versus {args.versus}: both right {both}, only this {sum(p['correct'] for p in preds) - both}, "
               f"only the other {sum(other[p['id']] for p in preds) - both} (classified below)")
+    as_read = {p["id"]: equations.get(p["id"], gold[p["id"]].equation or []) for p in preds}
     counts, examples = Counter(), {}
     for p in preds:
         if p["correct"] or (other is not None and not other[p["id"]]):
             continue
         g = gold[p["id"]]
-        g_eq = equations.get(g.id, g.equation or [])
+        g_eq = as_read[g.id]
         k = reach.get(p["id"]) or error_class((p["equation"] or "").split(), g_eq)
         counts[k] += 1
         examples.setdefault(k, []).append({"id": g.id, "text": g.text[:90], "gold": " ".join(g_eq),
@@ -183,7 +187,6 @@ def main() -> None:
     print("\n| the text has | problems | accuracy | accuracy without it | wrong |\n|---|---|---|---|---|")
     for r in forms:
         print(f"| {r['form']} | {r['problems']} | {r['accuracy']} | {r['accuracy_without']} | {r['wrong']} |")
-    as_read = {p["id"]: equations.get(p["id"], gold[p["id"]].equation or []) for p in preds}
     lengths, shapes = length_table(preds, as_read), shape_table(preds, as_read)
     print("\n| gold operations | problems | accuracy | wrong |\n|---|---|---|---|")
     for r in lengths:
