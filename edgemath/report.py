@@ -287,15 +287,18 @@ def build(cfg: ReportConfig, console=None) -> Path:
     budget: dict[int, dict] = {}
     plain: dict[int, dict[float, dict]] = {}
     extra_name = (f"-ffn{cfg.prune_ffn:g}" if cfg.prune_ffn else "") + ("-vocab" if cfg.prune_vocab else "")
+
+    def student_name(ratio: float) -> str:  # a student without distillation adds "-nodistill" to this
+        return f"heads{ratio:g}-a{cfg.alpha:g}-r{cfg.rounds}{extra_name}"
+
     for i, fold in enumerate(cfg.folds):
         teacher = r.teacher(fold)
         if cfg.equal_budget and any(x > 0 for x in cfg.ratios):
             budget[fold] = {"run": str(r.budget_teacher(fold, teacher)), "epochs": cfg.student_epochs}
         runs = {0.0: teacher} if 0.0 in cfg.ratios else {}
         for ratio in (x for x in cfg.ratios if x > 0):
-            runs[ratio] = r.student(fold, teacher, ratio, f"heads{ratio:g}-a{cfg.alpha:g}-r{cfg.rounds}{extra_name}")
-        undistilled = {ratio: r.student(fold, teacher, ratio, f"heads{ratio:g}-a{cfg.alpha:g}-r{cfg.rounds}{extra_name}-nodistill",
-                                        distill=False)
+            runs[ratio] = r.student(fold, teacher, ratio, student_name(ratio))
+        undistilled = {ratio: r.student(fold, teacher, ratio, student_name(ratio) + "-nodistill", distill=False)
                        for ratio in runs if ratio > 0 and cfg.no_distill}
         extra = {}
         if i == 0:
