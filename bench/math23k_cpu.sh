@@ -5,6 +5,7 @@
 #   LAYERS=6 EPOCHS=8 BUDGET=150 THREADS=2 bash bench/math23k_cpu.sh
 #   ... OUT=runs/math23k-iso-pf-l6-e8 EXTRA=--percent-fraction bash bench/math23k_cpu.sh   (67.4% test)
 #   ... OUT=runs/math23k-iso-pf-sl1-l6-e8 EXTRA="--percent-fraction --step-layers 1" bash bench/math23k_cpu.sh   (73.6% test; the teacher of reports/math23k)
+#   LAYERS=6 EPOCHS=12 BUDGET=170 THREADS=2 OUT=runs/math23k-iso-pf-sl1-l6-e12 EXTRA="--percent-fraction --step-layers 1" bash bench/math23k_cpu.sh   (76.2% test; 125 min at two threads)
 # Step cost (bench/results/train-step-math23k-layers.json): an epoch of 1,312 steps is ~59 one-thread
 # minutes at 12 layers, 0.61x that at 6 and 0.45x at 4. A piece ends after the first epoch past BUDGET;
 # a run killed inside an epoch (a session's end) loses at most --save-every's 10 minutes: rerun to go on.
