@@ -12,7 +12,7 @@ import json
 import math
 import platform
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from edgemath.manifest import file_sha256, read_manifest
@@ -127,6 +127,17 @@ def find_run(root: Path, stage: str, cfg, inputs: dict) -> Path | None:
     return None
 
 
+def free_dir(out: Path) -> Path:
+    """``out``, or ``out-2``, ``out-3``... past folders holding a finished run: that run has other
+    settings (find_run would have reused it), e.g. a report before with another ``--epochs``, and
+    must be neither resumed into nor refused on."""
+    n, free = 1, out
+    while (free / "manifest.json").is_file():
+        n += 1
+        free = out.with_name(f"{out.name}-{n}")
+    return free
+
+
 def _data_inputs(spec: str, data_dir) -> dict:
     from edgemath.data import load_splits
 
@@ -152,6 +163,7 @@ class Runner:
         t0 = time.time()
         found = find_run(self.cfg.runs, stage, cfg, inputs)
         if not found:
+            cfg = replace(cfg, out=free_dir(cfg.out))
             make(cfg, self.console)
         self._note(what, found or cfg.out, bool(found), t0)
         return found or cfg.out

@@ -41,6 +41,11 @@ def test_report_runs_then_reuses(tiny_encoder, tmp_path):
     assert [e["what"] for e in made if e["what"].startswith(("teacher", "student"))] == ["student asdiv-a:0 heads0.5-a0-r1-ffn0.5"]
     assert ffn["cells"]["0"]["0.5"]["params"]["ffn"] < cells["0.5"]["params"]["ffn"]
     assert "--prune-ffn 0.5" in (out / "README.md").read_text()
+    # another teacher schedule: its runs go beside the finished ones of the same names, which stay as they were
+    longer = json.loads((build(replace(cfg, epochs=2, alphas=[])) / "results.json").read_text())
+    assert Path(longer["cells"]["0"]["0.0"]["run"]).name == "teacher-2"
+    assert Path(longer["equal_budget"]["0"]["run"]).name == "teacher-plus1-2"
+    assert json.loads((Path(budget["run"]) / "manifest.json").read_text())["config"]["init"] == cells["0.0"]["run"]
 
 
 def test_report_cli_rejects_bad_lists(tmp_path):
