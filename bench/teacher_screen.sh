@@ -30,6 +30,8 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     aug-wq) echo "--augment distractor-wide,question --epochs $((EPOCHS * 2 / 5))" ;;
     su) echo "--stop-unused" ;;
     ls01) echo "--label-smoothing 0.1" ;;  # 10% of each step's target spread over its valid (op, i, j)
+    # one self-attention layer over the quantities and results so far before each decoder step (Math23k: +6.2)
+    sl1) echo "--step-layers 1" ;;
     # the base-size encoder (issue "base-size teacher"; after `edgemath fetch-encoder mpnet`): 12 epochs,
     # ~61 min per fold at one thread (5.3 s/step beside one other job)
     mpnet12) echo "--encoder mpnet --epochs 12" ;;
