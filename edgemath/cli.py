@@ -253,6 +253,8 @@ def export(
     max_int8_drop: float = typer.Option(1.0, help="Fail if int8 loses more than this many accuracy points."),
     int8_fp32: str = typer.Option("auto", help="With --int8: regex over encoder MatMul names whose activations stay fp32 "
                                   "(weights int8); auto: the layout's (MPNet: FFN output projection; BERT: none); '' for none."),
+    int8_fp32_step: str = typer.Option("/pairs/", help="With --int8: the same over the decoder's step graph "
+                                       "(default: the pair scorer, where rounding cost Math23k 4 points); '' for none."),
     limit: Optional[int] = typer.Option(None, help="Check on only N dev problems."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
 ):
@@ -264,7 +266,8 @@ def export(
 
     try:
         run(ExportConfig(run=run_dir, out=out_dir, data=data, int8=int8, static=static, optimize=optimize,
-                         opset=opset, max_int8_drop=max_int8_drop, int8_fp32=int8_fp32, limit=limit, data_dir=data_dir), err)
+                         opset=opset, max_int8_drop=max_int8_drop, int8_fp32=int8_fp32,
+                         int8_fp32_step=int8_fp32_step, limit=limit, data_dir=data_dir), err)
     except (DataError, CheckpointError, ValueError, ParityError) as e:
         _fail(str(e))
 

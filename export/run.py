@@ -35,6 +35,10 @@ class ExportConfig:
     """Regex over the encoder's MatMulInteger node names fed fp32 activations (int8 weights kept);
     "auto": what the encoder's layout names (MPNet: the FFN output projection; BERT: none); None or
     "": every product int8."""
+    int8_fp32_step: str | None = r"/pairs/"
+    """The same over the decoder's step graph. Default: the pair scorer, whose [K, M, M, D] pair
+    features share one dynamic scale per tensor; rounded, they cost the Math23k teacher 4.3 dev
+    points (76.78 -> 72.47), fed fp32 none (docs/results.md, Math23k)."""
     atol: float = 1e-4
     limit: int | None = None
     data_dir: str | None = None
@@ -166,13 +170,16 @@ def run(cfg: ExportConfig, console=None) -> Path:
                 ids, att, _, _ = collate_np([tok.encode(p.text)], tok.pad_id)
                 calibration.append({"input_ids": ids, "attention_mask": att})
         quantize([tmp / g for g in GRAPH_NAMES], calibration)
-        if fp32_nodes := fp32_activation_pattern(cfg.int8_fp32, solver.encoder):
-            import re
+        for graph, pattern, key in [("encoder.onnx", fp32_activation_pattern(cfg.int8_fp32, solver.encoder),
+                                     "int8_fp32_activations"),
+                                    ("step.onnx", cfg.int8_fp32_step, "int8_fp32_step_activations")]:
+            if pattern:
+                import re
 
-            from edgemath.export.fp32_activations import matmul_integer_in_fp32
+                from edgemath.export.fp32_activations import matmul_integer_in_fp32
 
-            matmul_integer_in_fp32(tmp / "encoder.onnx", tmp / "encoder.onnx", "fp32", re.compile(fp32_nodes))
-            report["int8_fp32_activations"] = fp32_nodes
+                matmul_integer_in_fp32(tmp / graph, tmp / graph, "fp32", re.compile(pattern))
+                report[key] = pattern
         report["int8"] = check("int8")
         drop = 100 * (report["fp32"]["dev_acc"] - report["int8"]["dev_acc"])
         report["int8"]["drop_points"] = drop

@@ -33,6 +33,14 @@ def test_report_runs_then_reuses(tiny_encoder, tmp_path):
     again = json.loads((build(cfg) / "results.json").read_text())
     assert all(e["reused"] for e in again["log"])  # teacher, students, exports and bench all found
     assert again["cells"]["0"]["0.5"]["accuracy"] == cells["0.5"]["accuracy"]
+    # an export made with other graph settings (an older default) is remade, and the bench with it
+    stale = Path(cells["0.5"]["run"]) / "export-int8" / "manifest.json"
+    doc_ = json.loads(stale.read_text())
+    doc_["config"]["int8_fp32_step"] = None
+    stale.write_text(json.dumps(doc_))
+    remade = json.loads((build(cfg) / "results.json").read_text())
+    assert [e["path"] for e in remade["log"] if not e["reused"]] == [str(stale.parent), str(out / "bench-fold0.json")]
+    assert json.loads(stale.read_text())["parity"]["int8_fp32_step_activations"] == "/pairs/"
     # heads + FFN students: the teacher is found again, the student is new and smaller
     from dataclasses import replace
 
