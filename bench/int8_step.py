@@ -18,6 +18,7 @@ from pathlib import Path
 
 from edgemath.bench import _time_interleaved
 from edgemath.data import load_splits
+from edgemath.manifest import read_manifest
 from edgemath.runtime.solver import OnnxSolver
 
 
@@ -37,7 +38,7 @@ def main() -> None:
     solvers = {str(e): OnnxSolver(e, threads=a.threads) for e in a.exports}
     rows = {}
     for name, s in solvers.items():
-        manifest = json.loads((Path(name) / "manifest.json").read_text())
+        manifest = read_manifest(Path(name))
         rows[name] = {"accuracy": s.score(texts, answers), "problems": len(texts),
                       "int8_fp32_step": manifest.get("parity", {}).get("int8_fp32_step_activations")}
         print(f"{name}: {100 * rows[name]['accuracy']:.2f}% on {a.data} {a.split}", flush=True)

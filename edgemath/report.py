@@ -218,9 +218,8 @@ class Runner:
         ecfg = ExportConfig(run=run_dir, out=out, int8=int8, max_int8_drop=100.0, limit=self.cfg.limit,
                             data_dir=self.cfg.data_dir)
         made = read_manifest(out)
-        graphs = ("int8", "opset") + (("static", "int8_fp32", "int8_fp32_step") if int8 else ())  # shape the graphs
         if (made.get("stage") == "export" and made.get("config", {}).get("run") == str(run_dir)
-                and all(made["config"].get(k) == getattr(ecfg, k) for k in graphs)):
+                and all(made["config"].get(k) == v for k, v in ecfg.graph_settings().items())):
             self._note("export", out, True, t0)
             return out
         run(ecfg, self.console)  # absent, or made with other graph settings (an older default): remade

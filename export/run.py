@@ -43,6 +43,11 @@ class ExportConfig:
     limit: int | None = None
     data_dir: str | None = None
 
+    def graph_settings(self) -> dict:
+        """The settings that shape the exported graphs (a report reuses an export only when they match)."""
+        names = ("int8", "opset") + (("static", "int8_fp32", "int8_fp32_step") if self.int8 else ())
+        return {k: getattr(self, k) for k in names}
+
     def __post_init__(self):
         if self.static and not self.int8:
             raise ValueError("--static needs --int8")

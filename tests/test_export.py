@@ -36,11 +36,11 @@ def test_student_with_uneven_heads_exports_fused_and_int8(tiny_student, tmp_path
     # the step graph's pair scorer keeps fp32 activations (int8 weights); its other products stay int8
     import onnx
 
-    step = {n.name: n.op_type for n in onnx.load(str(out / "step.onnx")).graph.node}
+    nodes = onnx.load(str(out / "step.onnx")).graph.node
     assert m["parity"]["int8_fp32_step_activations"] == "/pairs/"
-    assert not [n for n, op in step.items() if op == "MatMulInteger" and "/pairs/" in n]
-    assert [n for n, op in step.items() if op == "MatMulInteger" and "/stop/" in n]
-    fp32 = [n for n in onnx.load(str(out / "step.onnx")).graph.node if n.op_type == "MatMul" and "/pairs/" in n.output[0]]
+    assert not [n for n in nodes if n.op_type == "MatMulInteger" and "/pairs/" in n.name]
+    assert [n for n in nodes if n.op_type == "MatMulInteger" and "/stop/" in n.name]
+    fp32 = [n for n in nodes if n.op_type == "MatMul" and "/pairs/" in n.output[0]]
     assert fp32 and all(i.endswith("/0c") for n in fp32 for i in n.input[:1])  # fed x / scale, not rounded x
 
 
