@@ -1,0 +1,39 @@
+"""bench/paired_delta.py: one split's accuracy difference, problem by problem, with its spread."""
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+spec = importlib.util.spec_from_file_location("paired_delta", Path(__file__).parents[1] / "bench" / "paired_delta.py")
+pd = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(pd)
+
+
+def _write(path: Path, correct: list[bool]) -> Path:
+    path.write_text("".join(json.dumps({"id": f"p{i}", "correct": c}) + "\n" for i, c in enumerate(correct)))
+    return path
+
+
+def test_counts_the_disagreements_and_brackets_the_difference(tmp_path):
+    ref = [True] * 80 + [False] * 20
+    other = [True] * 70 + [False] * 10 + [True] * 5 + [False] * 15  # loses 10, gains 5
+    r = pd.paired_delta(pd.correct_by_id(_write(tmp_path / "a.jsonl", ref)),
+                        pd.correct_by_id(_write(tmp_path / "b.jsonl", other)), resamples=2000)
+    assert (r["problems"], r["only_reference"], r["only_other"]) == (100, 10, 5)
+    assert r["delta_points"] == pytest.approx(-5.0)
+    lo, hi = r["ci95_points"]
+    se = ((0.15 - 0.05**2) / 100) ** 0.5 * 100  # per-problem difference: -1 x10, +1 x5, 0 x85
+    assert lo < -5.0 < hi and hi - lo == pytest.approx(2 * 1.96 * se, rel=0.2)
+
+
+def test_identical_solvers_have_no_spread(tmp_path):
+    same = pd.correct_by_id(_write(tmp_path / "a.jsonl", [True, False, True]))
+    assert pd.paired_delta(same, same, resamples=100)["ci95_points"] == [0.0, 0.0]
+
+
+def test_refuses_files_over_different_problems(tmp_path):
+    a = pd.correct_by_id(_write(tmp_path / "a.jsonl", [True, True]))
+    b = pd.correct_by_id(_write(tmp_path / "b.jsonl", [True, True, False]))
+    with pytest.raises(SystemExit, match="different problems"):
+        pd.paired_delta(a, b, resamples=10)
