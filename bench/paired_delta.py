@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
+from edgemath.paired import paired_delta
 
 
 def correct_by_id(path: Path) -> dict[str, bool]:
@@ -24,18 +24,12 @@ def correct_by_id(path: Path) -> dict[str, bool]:
     return {r["id"]: bool(r["correct"]) for r in rows}
 
 
-def paired_delta(ref: dict[str, bool], other: dict[str, bool], resamples: int, seed: int = 0) -> dict:
-    """Δ = other - ref in points over the shared problems, with a paired bootstrap interval."""
+def compare(ref: dict[str, bool], other: dict[str, bool], resamples: int) -> dict:
+    """Δ = other - ref over the problems both files score (ids must match)."""
     if set(ref) != set(other):
         raise SystemExit(f"the two files score different problems ({len(set(ref) ^ set(other))} ids differ)")
     ids = sorted(ref)
-    diff = np.array([int(other[i]) - int(ref[i]) for i in ids], dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    boots = diff[rng.integers(0, len(diff), size=(resamples, len(diff)))].mean(axis=1) * 100
-    lo, hi = np.percentile(boots, [2.5, 97.5])
-    return {"problems": len(ids), "delta_points": float(diff.mean() * 100),
-            "only_reference": int((diff < 0).sum()), "only_other": int((diff > 0).sum()),
-            "ci95_points": [float(lo), float(hi)]}
+    return paired_delta([ref[i] for i in ids], [other[i] for i in ids], resamples)
 
 
 def main() -> None:
@@ -46,7 +40,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("bench/results/paired-delta.json"))
     a = ap.parse_args()
     ref = correct_by_id(a.reference)
-    rows = {str(o): paired_delta(ref, correct_by_id(o), a.resamples) for o in a.others}
+    rows = {str(o): compare(ref, correct_by_id(o), a.resamples) for o in a.others}
     print(f"reference {a.reference}: {100 * sum(ref.values()) / len(ref):.2f}% of {len(ref)}")
     for name, r in rows.items():
         lo, hi = r["ci95_points"]

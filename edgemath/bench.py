@@ -142,6 +142,7 @@ def measure_exports(dirs: dict[str, Path], dev, timed, threads, repeats, beam: i
     accuracy)."""
     import copy
 
+    from edgemath.paired import marks_to_str
     from edgemath.runtime.solver import OnnxSolver, collate_np
 
     rows: dict[str, dict] = {name: {"dir": str(d), "bytes": sum(p.stat().st_size for p in d.glob("*.onnx")),
@@ -171,7 +172,9 @@ def measure_exports(dirs: dict[str, Path], dev, timed, threads, repeats, beam: i
     for name, d in dirs.items():
         solver = OnnxSolver(d, threads=max(threads), provider="cpu")
         t0 = time.perf_counter()
-        rows[name]["accuracy"] = solver.score([p.text for p in dev], [p.answer for p in dev])
+        marks = solver.marks([p.text for p in dev], [p.answer for p in dev])
+        rows[name]["accuracy"] = sum(marks) / max(1, len(marks))
+        rows[name]["correct"] = marks_to_str(marks)  # per problem: paired differences between exports
         rows[name]["throughput_b32_per_s"] = len(dev) / (time.perf_counter() - t0)
         if beam > 1:
             solver.beam = beam

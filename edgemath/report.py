@@ -279,11 +279,12 @@ def _row(run_dir: Path, fp32: Path, int8: Path, bench: dict, seq_len: float) -> 
         kept = m["rounds"][-1]["kept_per_layer"] if m["rounds"] else None
     by_dir = {r["dir"]: r for r in bench["rows"].values()}
     f, q = by_dir[str(fp32)], by_dir[str(int8)]
-    if bench.get("split") == "test":
-        acc = f["accuracy"]
-    return {"run": str(run_dir), "accuracy": acc, "int8_accuracy": q["accuracy"], "params": params, "flops": flops,
-            "heads_per_layer": kept, "fp32_ms": f["encoder_t1"]["p50_ms"], "int8_ms": q["encoder_t1"]["p50_ms"],
-            "int8_bytes": q["bytes"], "wall_time_s": doc.get("wall_time_s")}
+    row = {"run": str(run_dir), "accuracy": acc, "int8_accuracy": q["accuracy"], "params": params, "flops": flops,
+           "heads_per_layer": kept, "fp32_ms": f["encoder_t1"]["p50_ms"], "int8_ms": q["encoder_t1"]["p50_ms"],
+           "int8_bytes": q["bytes"], "wall_time_s": doc.get("wall_time_s")}
+    if bench.get("split") == "test":  # one split: its per-problem marks give Δ's paired interval
+        row.update(accuracy=f["accuracy"], correct=f.get("correct"))
+    return row
 
 
 def build(cfg: ReportConfig, console=None) -> Path:

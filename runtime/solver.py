@@ -174,17 +174,21 @@ class OnnxSolver:
 
     def score(self, texts: list[str], answers: list[float], batch_size: int = 32) -> float:
         """Answer accuracy on labelled problems, decoded in batches."""
+        return sum(self.marks(texts, answers, batch_size)) / max(1, len(texts))
+
+    def marks(self, texts: list[str], answers: list[float], batch_size: int = 32) -> list[bool]:
+        """Right or wrong per problem, in order: what two solvers' accuracies differ by."""
         from .expression import answers_match
 
-        right = 0
+        right = []
         for s in range(0, len(texts), batch_size):
             encs = [self.tok.encode(t) for t in texts[s : s + batch_size]]
             for e, gold, tree in zip(encs, answers[s : s + batch_size], self.decode(encs)):
                 try:
-                    right += answers_match(evaluate(tree, [n.value for n in e.numbers]), gold)
+                    right.append(bool(answers_match(evaluate(tree, [n.value for n in e.numbers]), gold)))
                 except ExpressionError:
-                    pass
-        return right / max(1, len(texts))
+                    right.append(False)
+        return right
 
     def solve(self, texts: list[str]) -> list[Solution]:
         """One problem at a time (batch 1, what a device does); bad input gives ``error``."""

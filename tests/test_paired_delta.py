@@ -18,7 +18,7 @@ def _write(path: Path, correct: list[bool]) -> Path:
 def test_counts_the_disagreements_and_brackets_the_difference(tmp_path):
     ref = [True] * 80 + [False] * 20
     other = [True] * 70 + [False] * 10 + [True] * 5 + [False] * 15  # loses 10, gains 5
-    r = pd.paired_delta(pd.correct_by_id(_write(tmp_path / "a.jsonl", ref)),
+    r = pd.compare(pd.correct_by_id(_write(tmp_path / "a.jsonl", ref)),
                         pd.correct_by_id(_write(tmp_path / "b.jsonl", other)), resamples=2000)
     assert (r["problems"], r["only_reference"], r["only_other"]) == (100, 10, 5)
     assert r["delta_points"] == pytest.approx(-5.0)
@@ -29,11 +29,21 @@ def test_counts_the_disagreements_and_brackets_the_difference(tmp_path):
 
 def test_identical_solvers_have_no_spread(tmp_path):
     same = pd.correct_by_id(_write(tmp_path / "a.jsonl", [True, False, True]))
-    assert pd.paired_delta(same, same, resamples=100)["ci95_points"] == [0.0, 0.0]
+    assert pd.compare(same, same, resamples=100)["ci95_points"] == [0.0, 0.0]
 
 
 def test_refuses_files_over_different_problems(tmp_path):
     a = pd.correct_by_id(_write(tmp_path / "a.jsonl", [True, True]))
     b = pd.correct_by_id(_write(tmp_path / "b.jsonl", [True, True, False]))
     with pytest.raises(SystemExit, match="different problems"):
-        pd.paired_delta(a, b, resamples=10)
+        pd.compare(a, b, resamples=10)
+
+
+def test_report_intervals_need_one_fold_and_the_teachers_marks():
+    from edgemath.report_write import paired_intervals
+
+    teacher, student = {"correct": "1" * 90 + "0" * 10}, {"correct": "1" * 80 + "0" * 20}
+    lo, hi = paired_intervals({0: {0.0: teacher, 0.3: student}})[0.3]
+    assert lo < -10.0 < hi < 0  # loses 10 of 100, gains none: the interval stays below 0
+    assert paired_intervals({0: {0.0: teacher, 0.3: student}, 1: {0.0: teacher, 0.3: student}}) == {}  # folds: ± sd
+    assert paired_intervals({0: {0.0: {"correct": None}, 0.3: student}}) == {}  # an older bench: no marks

@@ -1,5 +1,6 @@
 """`edgemath report` on a tiny encoder: every stage runs once, then everything is reused."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -85,8 +86,12 @@ def test_report_on_math23k_scores_the_test_split(tiny_encoder, tmp_path, shared_
     by_dir = {r["dir"]: r["accuracy"] for r in bench["rows"].values()}
     for row in doc["cells"]["0"].values():  # fp32 accuracy is the export's, on the 1000 test problems
         assert row["accuracy"] == by_dir[str(Path(row["run"]) / "export-fp32")]
+    for r in bench["rows"].values():  # the per-problem marks behind each accuracy
+        assert len(r["correct"]) == 1000 and r["correct"].count("1") / 1000 == pytest.approx(r["accuracy"])
     text = (tmp_path / "report" / "README.md").read_text()
     assert "Scored on the test split" in text and "On 1000 test problems one problem is 0.10 points" in text
+    assert "On one split Δ carries its 95% paired bootstrap interval" in text
+    assert re.search(r"\| 0\.5 \| 1 \| [\d.]+ \| -?[\d.]+ \([+-][\d.]+ \.\. [+-][\d.]+\) \|", text), text
     assert "--encoder-layers 1 --const-min-count 3 --step-layers 1 --percent-fraction" in text
     plain = doc["no_distill"]["0"]["0.5"]  # the same pruning trained on the task loss alone
     kd = doc["cells"]["0"]["0.5"]
