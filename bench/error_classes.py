@@ -30,6 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 from edgemath.data import load_splits
+from edgemath.evaluate import read_predictions
 from edgemath.runtime.expression import OPERATORS
 from edgemath.runtime.numbers import extract_numbers
 
@@ -128,11 +129,6 @@ def shape_table(preds: list[dict], equations: dict[str, list[str]]) -> list[dict
         return "two computed operands" if eq and two_computed_operands(parse_prefix(eq)) else "a chain"
 
     return grouped_accuracy(preds, shape, "shape")
-
-
-def read_predictions(path: Path) -> list[dict]:
-    """`edgemath evaluate --out`'s JSON lines."""
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def main() -> None:

@@ -16,12 +16,12 @@ import argparse
 import json
 from pathlib import Path
 
+from edgemath.evaluate import read_predictions
 from edgemath.paired import paired_delta
 
 
 def correct_by_id(path: Path) -> dict[str, bool]:
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {r["id"]: bool(r["correct"]) for r in rows}
+    return {r["id"]: bool(r["correct"]) for r in read_predictions(path)}
 
 
 def compare(ref: dict[str, bool], other: dict[str, bool], resamples: int) -> dict:

@@ -81,3 +81,8 @@ def write_predictions(preds: list[Prediction], path: Path) -> None:
     with open(path, "w", encoding="utf-8") as f:
         for p in preds:
             f.write(json.dumps(p.__dict__, ensure_ascii=False) + "\n")
+
+
+def read_predictions(path: Path) -> list[dict]:
+    """What ``write_predictions`` wrote (``edgemath evaluate``'s JSON lines), one dict per problem."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
