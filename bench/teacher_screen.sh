@@ -61,6 +61,9 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     kd-mpnet-dq2) echo "$(flags kd-mpnet) --augment distractor,question,distractor,question --epochs $((EPOCHS / 4))" ;;
     # and on resampled-number copies too (~3.5 copies per problem: 9 epochs keep kd-mpnet-dq's steps)
     kd-mpnet-dqr) echo "$(flags kd-mpnet) --augment distractor,question,resample --epochs $((EPOCHS * 3 / 10))" ;;
+    # born-again: the sl1 recipe distilled from its own fold's sl1 teacher over distractor and question copies
+    # (kd-mpnet-dq's gain with a 22M teacher instead of the 109.5M one: no base-size encoder to train)
+    kd-sl1-dq) echo "--step-layers 1 --teacher $OUT/sl1-f$fold --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
     # both: the GSM8K start distilled from the fold's MPNet teacher over copies (kd-mpnet-dq's steps); the
