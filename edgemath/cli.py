@@ -82,6 +82,8 @@ def train(
                                           "equation goes on (above 1: the decoder stops later).", rich_help_panel="Schedule"),
     label_smoothing: float = typer.Option(TrainConfig.label_smoothing, help="Share of each step's target spread over every "
                                           "valid (op, i, j) of the step (0: off).", rich_help_panel="Schedule"),
+    rdrop: float = typer.Option(TrainConfig.rdrop, help="R-drop: weight of the symmetric KL between two dropout "
+                                "passes' step scores (0: off; a step costs two forward passes).", rich_help_panel="Schedule"),
     equivalents: int = typer.Option(TrainConfig.equivalents, help="Teach up to K equivalent forms of each gold equation "
                                     "(commutative/associative rewrites), one drawn per epoch (1: the annotated form only).",
                                     rich_help_panel="Data"),
@@ -121,7 +123,7 @@ def train(
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
                           data_dir=data_dir, ema_decay=ema_decay, encoder_layers=encoder_layers, hidden=hidden, quantity_layers=quantity_layers,
                           step_layers=step_layers,
-                          const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, label_smoothing=label_smoothing, equivalents=equivalents, stop_unused=stop_unused,
+                          const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, label_smoothing=label_smoothing, rdrop=rdrop, equivalents=equivalents, stop_unused=stop_unused,
                           percent_fraction=percent_fraction, resume=resume, time_budget=time_budget, save_every=save_every, teacher=str(teacher) if teacher else None, tau=tau,
                           lambda1=lambda1, lambda2=lambda2, gamma=gamma,
                           token_gamma=token_gamma, attention_weight=attention_weight)

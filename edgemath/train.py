@@ -44,6 +44,9 @@ class TrainConfig(LoopSettings):
     """Weight of the stop loss where the gold equation goes on (above 1: stop later)."""
     label_smoothing: float = 0.0
     """Share of each step's target spread over every valid (op, i, j) of the step (0: off)."""
+    rdrop: float = 0.0
+    """R-drop: weight of the symmetric KL between two dropout passes' step scores (edgemath.rdrop;
+    0: off; each step then costs two forward passes)."""
     equivalents: int = 1
     """Equivalent forms of each gold equation to teach, one drawn per epoch (1: the annotated one)."""
     stop_unused: bool = False
@@ -79,6 +82,10 @@ class TrainConfig(LoopSettings):
             problems.append("--continue-weight must be positive")
         if not 0.0 <= self.label_smoothing < 1.0:
             problems.append("--label-smoothing must be in [0, 1)")
+        if self.rdrop < 0:
+            problems.append("--rdrop must be non-negative")
+        if self.rdrop and self.teacher:
+            problems.append("--rdrop regularises training without a teacher; drop --teacher or --rdrop")
         if self.equivalents < 1:
             problems.append("--equivalents must be at least 1")
         if self.const_min_count < 1:
@@ -306,6 +313,10 @@ def run(cfg: TrainConfig, console=None) -> Path:
 
     trained = solver
     loss_fn = lambda batch: solver(batch, continue_weight=cfg.continue_weight, label_smoothing=cfg.label_smoothing)[0]
+    if cfg.rdrop:
+        from edgemath.rdrop import rdrop_loss_fn
+
+        loss_fn = rdrop_loss_fn(solver, cfg.rdrop, cfg.continue_weight, cfg.label_smoothing)
     if cfg.teacher:
         from edgemath.kd import Aligned, distill_loss_fn
 

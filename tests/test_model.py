@@ -294,3 +294,39 @@ def test_label_smoothing_spreads_the_target_over_the_valid_steps_only(tiny_encod
             by_hand += (0.2 * (uniform - ce))[active].sum()
     assert smooth.isfinite() and smooth != plain
     torch.testing.assert_close(smooth, plain + by_hand / batch.n_steps.sum())
+
+
+def test_rdrop_pulls_two_dropout_passes_together(tiny_encoder, tmp_path):
+    """Without dropout (eval) both passes agree: R-drop's KL is 0 and the loss is the task loss; with
+    dropout on the KL is positive and has a gradient. `train --rdrop` runs and logs the term; it
+    refuses a negative weight and a --teacher."""
+    from edgemath.rdrop import rdrop_loss_fn
+    from edgemath.train import TrainConfig, run
+
+    solver, tok = tiny_solver(tiny_encoder)
+    problems = [p for p in load_splits("asdiv-a:0").train.trainable if len(p.equation) == 5][:3]
+    encs = [tok.encode(p.text) for p in problems]
+    steps = [tree_to_steps(parse_prefix(p.equation), len(e.numbers), list(solver.cfg.constants), solver.cfg.ops)
+             for p, e in zip(problems, encs)]
+    batch = collate(encs, tok.pad_id, steps)
+    loss_fn = rdrop_loss_fn(solver, weight=2.0)
+    solver.eval()
+    with torch.no_grad():
+        loss, terms = loss_fn(batch)
+        torch.testing.assert_close(loss, solver(batch)[0])
+        assert float(terms["rdrop"]) == pytest.approx(0.0, abs=1e-6)
+    solver.train()
+    torch.manual_seed(0)
+    loss, terms = loss_fn(batch)
+    assert float(terms["rdrop"]) > 1e-6
+    torch.testing.assert_close(loss.detach(), terms["task"] + 2.0 * terms["rdrop"])
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in solver.decoder.parameters())
+
+    out = run(TrainConfig(data="asdiv-a:0", out=tmp_path / "rd", encoder=str(tiny_encoder), limit=16, max_steps=2,
+                          epochs=1, hidden=16, rdrop=1.0))
+    assert (out / "checkpoint").is_dir()
+    with pytest.raises(ValueError, match="--rdrop must be non-negative"):
+        TrainConfig(data="asdiv-a:0", rdrop=-1.0)
+    with pytest.raises(ValueError, match="without a teacher"):
+        TrainConfig(data="asdiv-a:0", rdrop=1.0, teacher="runs/x")
