@@ -213,16 +213,21 @@ def distill_comparison(cells: dict, plain: dict, split: str) -> list[str]:
     (same heads removed, same epochs): points distillation adds, mean ± sd over folds."""
     plain = {int(f): {float(r): row for r, row in per.items()} for f, per in plain.items()}
     folds = sorted(plain)
+    note = (" On one split the difference carries its 95% paired bootstrap interval (`edgemath.paired`)."
+            if len(folds) == 1 else "")
     lines = [f"\"No distillation\": the same heads removed and the same epochs, trained on the task loss alone (no "
-             f"teacher). {split.capitalize()} accuracy %, mean ± sd over folds.", "",
+             f"teacher). {split.capitalize()} accuracy %, mean ± sd over folds.{note}", "",
              "| heads removed | folds | distilled % | no distillation % | distillation adds (points) | "
              "int8, distilled % | int8, no distillation % |", "|---|---|---|---|---|---|---|"]
     for r in sorted({r for f in folds for r in plain[f]}):
         have = [f for f in folds if r in plain[f]]
         kd, nd = [cells[f][r] for f in have], [plain[f][r] for f in have]
+        adds = _pm(_mean_sd([100 * (a['accuracy'] - b['accuracy']) for a, b in zip(kd, nd)]))
+        if len(folds) == 1 and kd[0].get("correct") and nd[0].get("correct"):  # one split: paired, problem by problem
+            adds += " ({:+.1f} .. {:+.1f})".format(*paired_delta(str_to_marks(nd[0]["correct"]),
+                                                                   str_to_marks(kd[0]["correct"]))["ci95_points"])
         lines.append(f"| {r:g} | {len(have)} | {_pm(_mean_sd([x['accuracy'] for x in kd]), 100)} | "
-                     f"{_pm(_mean_sd([x['accuracy'] for x in nd]), 100)} | "
-                     f"{_pm(_mean_sd([100 * (a['accuracy'] - b['accuracy']) for a, b in zip(kd, nd)]))} | "
+                     f"{_pm(_mean_sd([x['accuracy'] for x in nd]), 100)} | {adds} | "
                      f"{_pm(_mean_sd([x['int8_accuracy'] for x in kd]), 100)} | "
                      f"{_pm(_mean_sd([x['int8_accuracy'] for x in nd]), 100)} |")
     return lines

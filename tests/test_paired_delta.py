@@ -1,6 +1,7 @@
 """bench/paired_delta.py: one split's accuracy difference, problem by problem, with its spread."""
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,16 @@ def test_report_intervals_need_one_fold_and_the_teachers_marks():
     assert lo < -10.0 < hi < 0  # loses 10 of 100, gains none: the interval stays below 0
     assert paired_intervals({0: {0.0: teacher, 0.3: student}, 1: {0.0: teacher, 0.3: student}}) == {}  # folds: ± sd
     assert paired_intervals({0: {0.0: {"correct": None}, 0.3: student}}) == {}  # an older bench: no marks
+
+
+def test_report_distillation_gain_has_a_paired_interval_on_one_split_only():
+    from edgemath.report_write import distill_comparison
+
+    kd = {"accuracy": 0.9, "int8_accuracy": 0.9, "correct": "1" * 90 + "0" * 10}
+    plain = {"accuracy": 0.8, "int8_accuracy": 0.8, "correct": "1" * 80 + "0" * 20}  # distillation wins 10, loses none
+    row = distill_comparison({0: {0.3: kd}}, {"0": {"0.3": plain}}, "test")[-1]
+    lo, hi = map(float, re.search(r"\| 10\.00 \(([+-][\d.]+) \.\. ([+-][\d.]+)\) \|", row).groups())
+    assert 0 < lo < 10.0 < hi
+    folds = distill_comparison({0: {0.3: kd}, 1: {0.3: kd}}, {"0": {"0.3": plain}, "1": {"0.3": plain}}, "dev")
+    assert "(" not in folds[-1] and "paired" not in folds[0]  # over folds: mean ± sd, no interval
+    assert ".." not in distill_comparison({0: {0.3: kd}}, {"0": {"0.3": {**plain, "correct": None}}}, "test")[-1]

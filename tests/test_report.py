@@ -92,6 +92,7 @@ def test_report_on_math23k_scores_the_test_split(tiny_encoder, tmp_path, shared_
     assert "Scored on the test split" in text and "On 1000 test problems one problem is 0.10 points" in text
     assert "On one split Δ carries its 95% paired bootstrap interval" in text
     assert re.search(r"\| 0\.5 \| 1 \| [\d.]+ \| -?[\d.]+ \([+-][\d.]+ \.\. [+-][\d.]+\) \|", text), text
+    assert "the difference carries its 95% paired bootstrap interval" in text  # distilled against not, paired too
     assert "--encoder-layers 1 --const-min-count 3 --step-layers 1 --percent-fraction" in text
     plain = doc["no_distill"]["0"]["0.5"]  # the same pruning trained on the task loss alone
     kd = doc["cells"]["0"]["0.5"]
