@@ -29,10 +29,10 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     aug-dq) echo "--augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
     aug-wq) echo "--augment distractor-wide,question --epochs $((EPOCHS * 2 / 5))" ;;
     su) echo "--stop-unused" ;;
-    ls01) echo "--label-smoothing 0.1" ;;
+    ls01) echo "--label-smoothing 0.1" ;;  # 10% of each step's target spread over its valid (op, i, j)
     # R-drop: two dropout passes per step, their step scores pulled together (symmetric KL, weight 1);
     # half the epochs: the baseline's forward passes
-    rd1) echo "--rdrop 1 --epochs $((EPOCHS / 2))" ;;  # 10% of each step's target spread over its valid (op, i, j)
+    rd1) echo "--rdrop 1 --epochs $((EPOCHS / 2))" ;;
     # one self-attention layer over the quantities and results so far before each decoder step (Math23k: +6.2)
     sl1) echo "--step-layers 1" ;;
     # the base-size encoder (issue "base-size teacher"; after `edgemath fetch-encoder mpnet`): 12 epochs,

@@ -42,17 +42,26 @@ def aggregate(cells: dict) -> dict[float, dict]:
     return out
 
 
+def paired_ci(ref: dict, row: dict) -> list[float] | None:
+    """``row - ref``'s 95% paired bootstrap interval in points from two rows' per-problem marks (a
+    held-out split's); None where either has none (older results, or dev folds)."""
+    if not (ref.get("correct") and row.get("correct")):
+        return None
+    return paired_delta(str_to_marks(ref["correct"]), str_to_marks(row["correct"]))["ci95_points"]
+
+
+def _ci_text(ci: list[float]) -> str:
+    return " ({:+.1f} .. {:+.1f})".format(*ci)
+
+
 def paired_intervals(cells: dict) -> dict[float, list[float]]:
-    """Per ratio, Δ's 95% paired bootstrap interval in points, where one fold was scored on a held-out
-    split with per-problem marks (older results have none: no interval)."""
+    """Per ratio, Δ's 95% paired bootstrap interval against the teacher, where one fold was scored on a
+    held-out split with per-problem marks (over folds Δ is mean ± sd instead)."""
     if len(cells) != 1:
         return {}
     per = next(iter(cells.values()))
-    base = per.get(0.0, {}).get("correct")
-    if not base:
-        return {}
-    return {r: paired_delta(str_to_marks(base), str_to_marks(row["correct"]))["ci95_points"]
-            for r, row in per.items() if r > 0 and row.get("correct")}
+    cis = {r: paired_ci(per.get(0.0, {}), row) for r, row in per.items() if r > 0}
+    return {r: ci for r, ci in cis.items() if ci}
 
 
 def _pm(ms, scale=1.0, fmt="{:.2f}") -> str:
@@ -148,7 +157,7 @@ def write_report(doc: dict, out: Path) -> Path:
     for r, a in agg.items():
         delta = _pm(a["delta_points"]) if "delta_points" in a else ""
         if r in intervals:
-            delta += " ({:+.1f} .. {:+.1f})".format(*intervals[r])
+            delta += _ci_text(intervals[r])
         lines.append(f"| {r:g} | {len(a['folds'])} | {_pm(a['accuracy'], 100)} | {delta} | {_pm(a['int8_accuracy'], 100)} | "
                      f"{_pm(a['params_total'], 1e-6)} | {_pm(a['params_attention'], 1e-6)} | {_pm(a['params_ffn'], 1e-6)} | "
                      f"{_pm(a['flops'], 1e-9, '{:.3f}')} | {_pm(a['fp32_ms'])} | {_pm(a['int8_ms'])} | {_pm(a['int8_bytes'], 1e-6, '{:.1f}')} |")
@@ -213,24 +222,23 @@ def distill_comparison(cells: dict, plain: dict, split: str) -> list[str]:
     (same heads removed, same epochs): points distillation adds, mean ± sd over folds."""
     plain = {int(f): {float(r): row for r, row in per.items()} for f, per in plain.items()}
     folds = sorted(plain)
-    note = (" On one split the difference carries its 95% paired bootstrap interval (`edgemath.paired`)."
-            if len(folds) == 1 else "")
-    lines = [f"\"No distillation\": the same heads removed and the same epochs, trained on the task loss alone (no "
-             f"teacher). {split.capitalize()} accuracy %, mean ± sd over folds.{note}", "",
-             "| heads removed | folds | distilled % | no distillation % | distillation adds (points) | "
-             "int8, distilled % | int8, no distillation % |", "|---|---|---|---|---|---|---|"]
+    lines, paired = [], False
     for r in sorted({r for f in folds for r in plain[f]}):
         have = [f for f in folds if r in plain[f]]
         kd, nd = [cells[f][r] for f in have], [plain[f][r] for f in have]
         adds = _pm(_mean_sd([100 * (a['accuracy'] - b['accuracy']) for a, b in zip(kd, nd)]))
-        if len(folds) == 1 and kd[0].get("correct") and nd[0].get("correct"):  # one split: paired, problem by problem
-            adds += " ({:+.1f} .. {:+.1f})".format(*paired_delta(str_to_marks(nd[0]["correct"]),
-                                                                   str_to_marks(kd[0]["correct"]))["ci95_points"])
+        ci = paired_ci(nd[0], kd[0]) if len(folds) == 1 else None  # one split: paired, problem by problem
+        if ci:
+            adds, paired = adds + _ci_text(ci), True
         lines.append(f"| {r:g} | {len(have)} | {_pm(_mean_sd([x['accuracy'] for x in kd]), 100)} | "
                      f"{_pm(_mean_sd([x['accuracy'] for x in nd]), 100)} | {adds} | "
                      f"{_pm(_mean_sd([x['int8_accuracy'] for x in kd]), 100)} | "
                      f"{_pm(_mean_sd([x['int8_accuracy'] for x in nd]), 100)} |")
-    return lines
+    note = " On one split the difference carries its 95% paired bootstrap interval (`edgemath.paired`)." if paired else ""
+    return [f"\"No distillation\": the same heads removed and the same epochs, trained on the task loss alone (no "
+            f"teacher). {split.capitalize()} accuracy %, mean ± sd over folds.{note}", "",
+            "| heads removed | folds | distilled % | no distillation % | distillation adds (points) | "
+            "int8, distilled % | int8, no distillation % |", "|---|---|---|---|---|---|---|"] + lines
 
 
 def paper_comparison(agg: dict[float, dict]) -> list[str]:
