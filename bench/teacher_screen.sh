@@ -33,6 +33,12 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # R-drop: two dropout passes per step, their step scores pulled together (symmetric KL, weight 1);
     # half the epochs: the baseline's forward passes
     rd1) echo "--rdrop 1 --epochs $((EPOCHS / 2))" ;;
+    # the issue's list, not screened before: decoder width, decoder learning rate, EMA of the weights, warm-up
+    h512) echo "--hidden 512" ;;
+    dlr3e-3) echo "--lr 3e-3" ;;
+    ema999) echo "--ema-decay 0.999" ;;
+    ema0) echo "--ema-decay 0" ;;
+    wu0) echo "--warmup 0" ;;  # no warm-up (the default: 10% of the steps)
     # one self-attention layer over the quantities and results so far before each decoder step (Math23k: +6.2)
     sl1) echo "--step-layers 1" ;;
     # the base-size encoder (issue "base-size teacher"; after `edgemath fetch-encoder mpnet`): 12 epochs,

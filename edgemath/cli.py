@@ -66,6 +66,8 @@ def train(
     max_steps: Optional[int] = typer.Option(None, help="Stop after N steps (smoke runs).", rich_help_panel="Schedule"),
     limit: Optional[int] = typer.Option(None, help="Use only N train and N dev problems.", rich_help_panel="Schedule"),
     ema_decay: float = typer.Option(TrainConfig.ema_decay, help="Weight averaging for evaluation and saving (0: off).", rich_help_panel="Schedule"),
+    warmup: float = typer.Option(TrainConfig.warmup, help="Share of the steps with a linear warm-up (then linear decay).",
+                                 rich_help_panel="Schedule"),
     encoder_layers: Optional[int] = typer.Option(None, help="Keep only the encoder's first N layers (faster steps; "
                                                  "default: all).", rich_help_panel="Model"),
     hidden: int = typer.Option(TrainConfig.hidden, help="Decoder width (the int8 decoder is ~2 MB at 256, a quarter of that at 128).",
@@ -121,7 +123,7 @@ def train(
     try:
         cfg = TrainConfig(data=data, out=out_dir, encoder=encoder, init=str(init) if init else None, epochs=epochs, batch_size=batch_size, lr=lr,
                           encoder_lr=encoder_lr, max_steps=max_steps, limit=limit, seed=seed, device=device,
-                          data_dir=data_dir, ema_decay=ema_decay, encoder_layers=encoder_layers, hidden=hidden, quantity_layers=quantity_layers,
+                          data_dir=data_dir, ema_decay=ema_decay, warmup=warmup, encoder_layers=encoder_layers, hidden=hidden, quantity_layers=quantity_layers,
                           step_layers=step_layers,
                           const_min_count=const_min_count, augment=augment, continue_weight=continue_weight, label_smoothing=label_smoothing, rdrop=rdrop, equivalents=equivalents, stop_unused=stop_unused,
                           percent_fraction=percent_fraction, resume=resume, time_budget=time_budget, save_every=save_every, teacher=str(teacher) if teacher else None, tau=tau,

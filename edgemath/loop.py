@@ -86,6 +86,13 @@ class LoopSettings:
         return augment(train, self.transforms(), self.seed)
 
 
+def lr_factor(total: int, warmup: float):
+    """The learning rate's factor at step s: linear warm-up over ``warmup`` of the ``total`` steps
+    (at least one step), then linear decay to zero at the last."""
+    warm = max(1, int(warmup * total))
+    return lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm)))
+
+
 def pick_device(name: str) -> str:
     import torch
 
@@ -270,9 +277,7 @@ def fit(solver, tok, examples, dev: list[Problem], cfg, device: str, console, on
     total = per_epoch * cfg.epochs
     if cfg.max_steps:
         total = min(total, cfg.max_steps)
-    warm = max(1, int(cfg.warmup * total))
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min((s + 1) / warm, max(0.0, (total - s) / max(1, total - warm))))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(total, cfg.warmup))
     rng = random.Random(cfg.seed)
     amp = device.startswith("cuda")
     best, history, step, first, within = -1.0, [], 0, 0, None

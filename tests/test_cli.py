@@ -72,6 +72,18 @@ def test_train_bad_args(tmp_path):
     assert res.exit_code == 1 and "--epochs must be at least 1" in res.output
     res = runner.invoke(app, ["train", "--hidden", "30", "--out", str(tmp_path / "x")])
     assert res.exit_code == 1 and "--hidden must be a positive multiple of 4" in res.output
+    res = runner.invoke(app, ["train", "--warmup", "1", "--out", str(tmp_path / "x")])
+    assert res.exit_code == 1 and "--warmup must be in [0, 1)" in res.output
+
+
+def test_lr_factor_warms_up_then_decays_to_zero():
+    from edgemath.loop import lr_factor
+
+    f = lr_factor(100, 0.1)  # 10 warm-up steps
+    assert [f(s) for s in (0, 4, 9)] == pytest.approx([0.1, 0.5, 1.0])
+    assert f(10) == pytest.approx(1.0) and f(55) == pytest.approx(0.5) and f(100) == 0.0
+    g = lr_factor(100, 0.0)  # no warm-up: the peak rate from the first step
+    assert g(0) == 1.0 and g(50) == pytest.approx(50 / 99)
 
 
 def test_compress_schedule_flags_reach_the_config(tmp_path):
