@@ -39,6 +39,8 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     ema999) echo "--ema-decay 0.999" ;;
     ema0) echo "--ema-decay 0" ;;
     wu0) echo "--warmup 0" ;;  # no warm-up (the default: 10% of the steps)
+    # the baseline again with another seed: how far a rerun of the same recipe moves (the screen's noise)
+    seed1) echo "--seed 1" ;;
     # one self-attention layer over the quantities and results so far before each decoder step (Math23k: +6.2)
     sl1) echo "--step-layers 1" ;;
     # the base-size encoder (issue "base-size teacher"; after `edgemath fetch-encoder mpnet`): 12 epochs,
