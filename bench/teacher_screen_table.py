@@ -36,11 +36,16 @@ def fold_result(run: Path) -> dict:
     return {"acc": max(accs) if accs else None, "epoch": len(accs), "done": False}
 
 
+def is_solver_run(run: Path) -> bool:
+    """A train or compress run; an encoder made for a fold (import-e5's e5-asdiv-a-f0) is not."""
+    return not (run / "manifest.json").is_file() or read_manifest(run)["stage"] in ("train", "compress")
+
+
 def collect(root: Path) -> dict[str, dict[int, dict]]:
     rows: dict[str, dict[int, dict]] = {}
     for run in sorted(p for p in root.iterdir() if p.is_dir()):
         m = re.fullmatch(r"(.+)-f(\d+)", run.name)
-        if m:
+        if m and is_solver_run(run):
             rows.setdefault(m.group(1), {})[int(m.group(2))] = fold_result(run)
     return rows
 
