@@ -52,7 +52,8 @@ def prune_for(tok, splits, console=None):
 
     Returns ``(keep, pruned, metrics)``; ``keep`` holds ``tok``'s ids, sorted."""
     train = [p.text for p in splits.train.problems]
-    texts = train + [p.text for p in splits.dev.problems]
+    # a file spec's dev split is its train split: count its texts once
+    texts = train + ([] if splits.dev is splits.train else [p.text for p in splits.dev.problems])
     if not texts:
         raise DataError(f"--vocab-from {splits.spec}: no problems in its train and dev splits")
     keep = needed_ids(tok, texts)

@@ -277,6 +277,19 @@ def test_vocab_pruning_measures_a_test_split(e5_dir, tmp_path):
     assert pruned.encode(rows["test"][0]).tokens[-4:] == ["个", "梨", "。", "</s>"]  # 梨: a fallback ideograph
 
 
+def test_vocab_from_one_file_counts_its_texts_once(e5_dir, tmp_path):
+    from tokenizers import Tokenizer
+
+    from edgemath.data import load_splits
+    from edgemath.e5_vocab import prune_for
+
+    f = tmp_path / "train.jsonl"
+    f.write_text('{"text": "小明有3个苹果。", "answer": 0}\n{"text": "一本书12元。", "answer": 0}\n', encoding="utf-8")
+    full = Tokenizer.from_file(str(e5_dir / "tokenizer.json"))
+    _, _, metrics = prune_for(full, load_splits(str(f)))
+    assert metrics["texts_for_vocab"] == 2 and metrics["train_problems"] == 2
+
+
 def test_unknown_vocab_spec_is_a_clear_error(tmp_path):
     res = CliRunner().invoke(app, ["import-e5", "--out", str(tmp_path / "o"), "--vocab-from", "math24k"])
     assert res.exit_code == 1 and "unknown dataset 'math24k'" in res.output
