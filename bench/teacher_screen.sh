@@ -79,6 +79,8 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # a multilingual MiniLM-L12), its vocabulary cut to the fold's train texts (e5_encoder below)
     e5l12) echo "--encoder $OUT/e5-$DATA-f$fold" ;;
     e5l6) echo "--encoder $OUT/e5-$DATA-f$fold --encoder-layers 6" ;;
+    # both wins together: e5-small's 12 layers distilled from the fold's MPNet teacher (kd-mpnet-dq's copies and steps)
+    e5-kd-mpnet-dq) echo "$(flags e5l12) $(flags kd-mpnet-dq)" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
     gsm8k-init) echo "--init $OUT/gsm8k-pretrain" ;;
     # both: the GSM8K start distilled from the fold's MPNet teacher over copies (kd-mpnet-dq's steps); the
@@ -96,13 +98,9 @@ pretrain() {  # once for every fold; its checkpoint is picked by GSM8K test (the
   OMP_NUM_THREADS=${PRE_THREADS:-2} $EM train --data gsm8k --epochs "${PRE_EPOCHS:-3}" --out "$run" --resume > "$run.log" 2>&1
 }
 e5_encoder() {  # per fold: e5-small's vocabulary cut to the pieces the fold's train texts need (never its dev)
-  local enc=$OUT/e5-$DATA-f$1 texts=$OUT/e5-vocab/$DATA-f$1-train.jsonl
+  local enc=$OUT/e5-$DATA-f$1
   [ -f "$enc/config.json" ] && return 0
-  mkdir -p "$OUT/e5-vocab"
-  .venv/bin/python -c "import json, sys; from edgemath.data import load_splits
-with open(sys.argv[2], 'w') as out:
-    for p in load_splits(sys.argv[1]).train.problems: out.write(json.dumps({'text': p.text, 'answer': 0}) + '\\n')" "$DATA:$1" "$texts"
-  $EM import-e5 --out "$enc" --vocab-from "$texts" --isolate-numbers > "$enc.log" 2>&1
+  $EM import-e5 --out "$enc" --vocab-from "$DATA:$1" --no-vocab-dev --isolate-numbers > "$enc.log" 2>&1
 }
 for recipe in $RECIPES; do
   case $recipe in gsm8k-*) pretrain ;; esac

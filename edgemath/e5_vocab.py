@@ -7,7 +7,8 @@ pays a dense gradient and AdamW update over all of them. Kept (ids stay in their
 
 - the special tokens, ``▁`` and the lowest-scoring piece: ``tokenizers`` scores <unk> as the
   vocabulary's minimum score - 10, so keeping that piece keeps the <unk> penalty unchanged;
-- every piece of the spec's train and dev texts (never its test split);
+- every piece of the spec's train and dev texts (never its test split); train alone with
+  ``with_dev=False``, for a cross-validation fold, whose dev split is the one it is scored on;
 - the single-character pieces, bare and ``▁``-prefixed, of every character of those texts and of
   :data:`FALLBACK`, so unseen text still splits into known pieces instead of <unk>.
 
@@ -39,23 +40,25 @@ symbols and punctuation, fullwidth forms, and the CJK ideographs (~7,700 single-
 3M parameters: they bring Math23k test <unk> down to the unpruned rate)."""
 
 KEPT_RULE = ("special tokens, '▁', the lowest-scoring piece (keeps the <unk> score); every piece of the "
-             "train+dev texts; bare and '▁'-prefixed single-character pieces of every character of those "
+             "{splits} texts; bare and '▁'-prefixed single-character pieces of every character of those "
              "texts and of ASCII printable, U+00A0-024F, U+2010-2027, U+3000-303F, U+FF01-FF5E, "
              "CJK U+3400-4DBF, U+4E00-9FFF")
 MIN_SAME = 0.999
 """Share of training texts that must keep their exact pieces; below it the pruning has a bug."""
 
 
-def prune_for(tok, splits, console=None):
+def prune_for(tok, splits, console=None, with_dev: bool = True):
     """Pieces to keep for ``splits`` (edgemath.data.Splits), the pruned tokenizer, and metrics: the
     kept rule and size, parity on the training texts, <unk> and changed splits on the test split.
+    ``with_dev=False`` reads the train texts alone (a CV fold's dev split is its evaluation split).
 
     Returns ``(keep, pruned, metrics)``; ``keep`` holds ``tok``'s ids, sorted."""
     train = [p.text for p in splits.train.problems]
     # a file spec's dev split is its train split: count its texts once
-    texts = train + ([] if splits.dev is splits.train else [p.text for p in splits.dev.problems])
+    dev = [] if splits.dev is splits.train or not with_dev else [p.text for p in splits.dev.problems]
+    texts, read = train + dev, "train+dev" if with_dev else "train"
     if not texts:
-        raise DataError(f"--vocab-from {splits.spec}: no problems in its train and dev splits")
+        raise DataError(f"--vocab-from {splits.spec}: no problems in its {read} split(s)")
     keep = needed_ids(tok, texts)
     pruned = prune_tokenizer(tok, keep)
     fit = compare(tok, pruned, keep, train)
@@ -63,12 +66,12 @@ def prune_for(tok, splits, console=None):
         raise RuntimeError(f"pruned tokenizer splits {fit['changed']:.2%} of the training texts differently "
                            f"from the full one (at most {1 - MIN_SAME:.1%} allowed): a pruning bug")
     metrics = {"vocab_from": splits.spec, "vocab_full": tok.get_vocab_size(), "vocab_kept": len(keep),
-               "kept_rule": KEPT_RULE, "texts_for_vocab": len(texts),
+               "kept_rule": KEPT_RULE.format(splits=read), "texts_for_vocab": len(texts),
                "train_same_pieces": 1 - fit["changed"], "train_problems": fit["problems"],
                "test": compare(tok, pruned, keep, [p.text for p in splits.test.problems]) if splits.test else None}
     if console:
         t, same = metrics["test"], fit["problems"] - round(fit["changed"] * fit["problems"])
-        console.print(f"vocabulary from {splits.spec} (train+dev, {len(texts)} texts): {len(keep)} of "
+        console.print(f"vocabulary from {splits.spec} ({read}, {len(texts)} texts): {len(keep)} of "
                       f"{metrics['vocab_full']} pieces; same pieces on {same}/{fit['problems']} train texts")
         console.print(f"test ({t['problems']} problems): <unk> {t['unk_rate']:.4%} of tokens (unpruned "
                       f"{t['unk_rate_full']:.4%}), split differently {t['changed']:.2%}, tokens/problem "

@@ -290,6 +290,29 @@ def test_vocab_from_one_file_counts_its_texts_once(e5_dir, tmp_path):
     assert metrics["texts_for_vocab"] == 2 and metrics["train_problems"] == 2
 
 
+def test_vocab_from_a_fold_without_its_dev_texts(e5_dir, pruned_dir, tmp_path):
+    """A CV fold's dev split is the one it is scored on: --no-vocab-dev keeps its pieces out."""
+    import json
+
+    from tokenizers import Tokenizer
+
+    from edgemath.data import load_splits
+
+    out = tmp_path / "e5-train-only"
+    res = CliRunner().invoke(app, ["import-e5", "--out", str(out), "--vocab-from", "asdiv-a:0", "--no-vocab-dev"])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "manifest.json").read_text())["metrics"]
+    both = json.loads((pruned_dir / "manifest.json").read_text())["metrics"]
+    assert metrics["texts_for_vocab"] == 979 and both["texts_for_vocab"] == 979 + 238
+    assert "every piece of the train texts" in metrics["kept_rule"] and metrics["train_same_pieces"] == 1.0
+    assert metrics["vocab_kept"] < both["vocab_kept"]
+    pieces = Tokenizer.from_file(str(out / "tokenizer.json")).get_vocab()
+    full = Tokenizer.from_file(str(e5_dir / "tokenizer.json"))
+    dev_only = {t for e in full.encode_batch([p.text for p in load_splits("asdiv-a:0").dev.problems])
+                for t in e.tokens} - pieces.keys()
+    assert dev_only and all(len(t.lstrip("\u2581")) > 1 for t in dev_only)  # only multi-character pieces go
+
+
 def test_unknown_vocab_spec_is_a_clear_error(tmp_path):
     res = CliRunner().invoke(app, ["import-e5", "--out", str(tmp_path / "o"), "--vocab-from", "math24k"])
     assert res.exit_code == 1 and "unknown dataset 'math24k'" in res.output
