@@ -79,6 +79,8 @@ flags() {  # the recipe's flags beyond `edgemath train --data D:F --epochs $EPOC
     # a multilingual MiniLM-L12), its vocabulary cut to the fold's train texts (e5_encoder below)
     e5l12) echo "--encoder $OUT/e5-$DATA-f$fold" ;;
     e5l6) echo "--encoder $OUT/e5-$DATA-f$fold --encoder-layers 6" ;;
+    # kd-mpnet-dq again against teachers made by today's code (its 5-fold rows learned from an earlier session's)
+    kd-mpnet-dq-rerun) echo "$(flags kd-mpnet-dq)" ;;
     # both wins together: e5-small's 12 layers distilled from the fold's MPNet teacher (kd-mpnet-dq's copies and steps)
     e5-kd-mpnet-dq) echo "$(flags e5l12) $(flags kd-mpnet-dq)" ;;
     # "+GSM8K" protocol (extra data): start from a solver trained on converted GSM8K train
